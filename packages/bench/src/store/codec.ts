@@ -1,0 +1,204 @@
+/**
+ * Records ⇄ lines of a records file, with a structural validator.
+ *
+ * JSON has no NaN or ±Infinity, and a diverged run can legitimately have non-finite MSEs in its curve.
+ * So the measured real-valued fields (`threshold`, `sparsityError`, and `interpolation`,
+ * `extrapolation`, `sparsityError` of each curve point) are written as the strings `"NaN"`,
+ * `"Infinity"`, `"-Infinity"` when not finite and decoded back to numbers on read. Everything else
+ * is plain JSON; `config` is opaque here (any JSON object), and unknown extra fields are kept.
+ */
+import { canonicalJson, configKey } from '../config.js';
+import type { RunConfig } from '../config.js';
+import { RECORD_VERSION } from '../record.js';
+import type { EvalPoint, RunRecord } from '../record.js';
+
+/** `${key}:${seed}`: the identity of a record (one per configuration and seed). */
+export function recordId(key: string, seed: number): string {
+  return `${key}:${seed}`;
+}
+
+const KEY_RE = /^[0-9a-f]{16}$/;
+const NON_FINITE: Record<string, number> = { NaN: NaN, Infinity: Infinity, '-Infinity': -Infinity };
+
+type Json = unknown;
+type Obj = Record<string, Json>;
+
+class Invalid extends Error {}
+
+function isObj(x: Json): x is Obj {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+function describe(x: Json): string {
+  if (x === null) return 'null';
+  if (Array.isArray(x)) return 'an array';
+  if (typeof x === 'string') return `the string ${JSON.stringify(x.length > 20 ? `${x.slice(0, 20)}…` : x)}`;
+  if (typeof x === 'object') return 'an object';
+  return `${typeof x} ${String(x)}`;
+}
+
+function fail(path: string, expected: string, got: Json): never {
+  throw new Invalid(`${path}: expected ${expected}, got ${describe(got)}`);
+}
+
+function field(o: Obj, name: string, path: string): Json {
+  if (!(name in o)) throw new Invalid(`${path}${name}: missing`);
+  return o[name];
+}
+
+function int(x: Json, path: string): number {
+  if (typeof x !== 'number' || !Number.isSafeInteger(x)) fail(path, 'an integer', x);
+  return x;
+}
+
+function intOrNull(x: Json, path: string): number | null {
+  return x === null ? null : int(x, path);
+}
+
+/** A measured real: a JSON number or one of the non-finite spellings. */
+function real(x: Json, path: string): number {
+  if (typeof x === 'number') return x;
+  if (typeof x === 'string' && x in NON_FINITE) return NON_FINITE[x] as number;
+  return fail(path, 'a number', x);
+}
+
+function realOrNull(x: Json, path: string): number | null {
+  return x === null ? null : real(x, path);
+}
+
+function bool(x: Json, path: string): boolean {
+  if (typeof x !== 'boolean') fail(path, 'a boolean', x);
+  return x;
+}
+
+function encReal(x: number | null): number | string | null {
+  return typeof x === 'number' && !Number.isFinite(x) ? String(x) : x;
+}
+
+/** Decode and validate one parsed line. Throws `Invalid` with a path-qualified reason. */
+function decode(raw: Json): RunRecord {
+  if (!isObj(raw)) fail('record', 'a JSON object', raw);
+  const v = field(raw, 'v', '');
+  if (v !== RECORD_VERSION) {
+    if (typeof v === 'number') {
+      throw new Invalid(`record version ${v} is not supported (this nalm reads version ${RECORD_VERSION})`);
+    }
+    fail('v', `the record version ${RECORD_VERSION}`, v);
+  }
+  const key = field(raw, 'key', '');
+  if (typeof key !== 'string' || !KEY_RE.test(key)) fail('key', 'a 16-hex-digit configuration key', key);
+  const config = field(raw, 'config', '');
+  if (!isObj(config)) fail('config', 'an object', config);
+  const seed = int(field(raw, 'seed', ''), 'seed');
+  const threshold = real(field(raw, 'threshold', ''), 'threshold');
+  const curveRaw = field(raw, 'curve', '');
+  if (!Array.isArray(curveRaw)) fail('curve', 'an array', curveRaw);
+  const curve: EvalPoint[] = curveRaw.map((p: Json, i) => {
+    const at = `curve[${i}]`;
+    if (!isObj(p)) fail(at, 'an object', p);
+    return {
+      ...p,
+      step: int(field(p, 'step', `${at}.`), `${at}.step`),
+      interpolation: real(field(p, 'interpolation', `${at}.`), `${at}.interpolation`),
+      extrapolation: real(field(p, 'extrapolation', `${at}.`), `${at}.extrapolation`),
+      sparsityError: real(field(p, 'sparsityError', `${at}.`), `${at}.sparsityError`),
+    };
+  });
+  const bestStep = intOrNull(field(raw, 'bestStep', ''), 'bestStep');
+  const solved = bool(field(raw, 'solved', ''), 'solved');
+  const solvedAt = intOrNull(field(raw, 'solvedAt', ''), 'solvedAt');
+  const sparsityError = realOrNull(field(raw, 'sparsityError', ''), 'sparsityError');
+  const divergedRaw = field(raw, 'diverged', '');
+  let diverged: RunRecord['diverged'] = null;
+  if (divergedRaw !== null) {
+    if (!isObj(divergedRaw)) fail('diverged', 'null or an object', divergedRaw);
+    const reason = field(divergedRaw, 'reason', 'diverged.');
+    if (typeof reason !== 'string') fail('diverged.reason', 'a string', reason);
+    diverged = { ...divergedRaw, step: int(field(divergedRaw, 'step', 'diverged.'), 'diverged.step'), reason };
+  }
+  const iterations = int(field(raw, 'iterations', ''), 'iterations');
+  return {
+    ...raw,
+    v: RECORD_VERSION,
+    key,
+    config: config as unknown as RunConfig,
+    seed,
+    threshold,
+    curve,
+    bestStep,
+    solved,
+    solvedAt,
+    sparsityError,
+    diverged,
+    iterations,
+  };
+}
+
+/** The JSON value written for a record (non-finite measured reals spelled as strings). */
+function encode(record: RunRecord): Obj {
+  const r = record as unknown as Obj;
+  const curve = Array.isArray(r.curve)
+    ? (r.curve as Json[]).map((p) =>
+        isObj(p)
+          ? {
+              ...p,
+              interpolation: encReal(p.interpolation as number),
+              extrapolation: encReal(p.extrapolation as number),
+              sparsityError: encReal(p.sparsityError as number),
+            }
+          : p,
+      )
+    : r.curve;
+  // Identity first, so the files are easy to read and grep.
+  return {
+    v: r.v,
+    key: r.key,
+    seed: r.seed,
+    ...r,
+    threshold: encReal(r.threshold as number),
+    sparsityError: encReal(r.sparsityError as number | null),
+    curve,
+  };
+}
+
+/**
+ * Canonical text of a record's content (sorted keys, non-finite reals spelled out), used to tell
+ * identical duplicates from conflicting ones. Two records are identical iff their canonical texts are.
+ */
+export function canonicalRecord(record: RunRecord): string {
+  return canonicalJson(encode(record));
+}
+
+export type ParsedLine = { ok: true; record: RunRecord; id: string } | { ok: false; reason: string };
+
+/** Parse and validate one line of a records file. Never throws. */
+export function parseRecordLine(text: string): ParsedLine {
+  let raw: Json;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    return { ok: false, reason: `not valid JSON (${(err as Error).message})` };
+  }
+  try {
+    const record = decode(raw);
+    return { ok: true, record, id: recordId(record.key, record.seed) };
+  } catch (err) {
+    if (err instanceof Invalid) return { ok: false, reason: `not a valid record: ${err.message}` };
+    throw err;
+  }
+}
+
+/**
+ * The line (without `\n`) to append for `record`. Throws an `Error` saying why if the record would
+ * not read back as itself: wrong shape, or `key` that is not `configKey(config)`.
+ */
+export function recordLine(record: RunRecord): string {
+  const line = JSON.stringify(encode(record));
+  const back = parseRecordLine(line);
+  if (!back.ok) throw new Error(back.reason);
+  const expected = configKey(back.record.config);
+  if (back.record.key !== expected) {
+    throw new Error(`key ${back.record.key} is not configKey(config) = ${expected}`);
+  }
+  return line;
+}

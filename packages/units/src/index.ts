@@ -1,0 +1,43 @@
+/**
+ * @nalm/units — neural arithmetic units as TensorFlow.js layers. Browser-safe: nothing here touches
+ * Node's fs; disk save/load lives in '@nalm/units/node'.
+ */
+export { Rng, deriveSeed } from './rng.js';
+export type { ForwardContext, ParamSpec, Params, UnitDef, UnitShape } from './unit.js';
+export {
+  checkInput,
+  initParams,
+  outputSize,
+  resolveOptions,
+  sparsityErrorOf,
+  weightMax,
+  weightMean,
+} from './unit.js';
+export type { RegularizationWeights, UnitLayerArgs, UnitLayerBaseArgs } from './layer.js';
+export { ConstrainUnits, UnitLayer, applyUnitConstraints, modelSparsityError, unitLayers } from './layer.js';
+export { initBackend, type BackendName } from './backend.js';
+
+export { NAC, nacDef, nacInitRange, nacWeight, nacWeightVariance, type NacOptions } from './nac.js';
+export { MulNAC, mulNacDef, logSpaceProduct, type MulNacOptions } from './mul-nac.js';
+export { NALU, naluDef, xavierUniformRange, type NaluOptions } from './nalu.js';
+export { NAU, nauDef, nauInitRange, type NauOptions, type OobMode, type RegularizerShape } from './nau.js';
+export { NMU, nmuDef, nmuProduct, type NmuOptions } from './nmu.js';
+export { NSR, nsrDef, statusBits, type NsrOptions } from './nsr.js';
+
+import { nacDef } from './nac.js';
+import { mulNacDef } from './mul-nac.js';
+import { naluDef } from './nalu.js';
+import { nauDef } from './nau.js';
+import { nmuDef } from './nmu.js';
+import { nsrDef } from './nsr.js';
+import type { UnitDef } from './unit.js';
+
+/** Every built-in unit definition by registry name. */
+export const builtinUnits: Readonly<Record<string, UnitDef<never>>> = Object.freeze({
+  [nacDef.name]: nacDef as UnitDef<never>,
+  [mulNacDef.name]: mulNacDef as UnitDef<never>,
+  [naluDef.name]: naluDef as UnitDef<never>,
+  [nauDef.name]: nauDef as UnitDef<never>,
+  [nmuDef.name]: nmuDef as UnitDef<never>,
+  [nsrDef.name]: nsrDef as UnitDef<never>,
+});
