@@ -41,7 +41,7 @@ export async function initBackend(preferred: BackendName = 'wasm', warn = consol
 function quietWasmExitHandlers(): void {
   if (typeof process === 'undefined' || typeof process.listeners !== 'function') return;
   for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
-    for (const l of process.listeners(event)) {
+    for (const l of process.listeners(event as 'uncaughtException')) {
       const src = String(l);
       if (src.includes('ExitStatus') || /^function\s*\(reason\)\s*\{\s*throw reason\s*\}$/.test(src)) {
         process.removeListener(event, l as (...args: unknown[]) => void);

@@ -40,7 +40,7 @@ export function nacInit(shape: number[], unitShape: UnitShape, rng: Rng): Float3
   return uniformValues(sizeOf(shape), -r, r, rng);
 }
 
-export type NacOptions = Record<string, never>;
+export type NacOptions = Record<never, never>;
 
 export const nacDef: UnitDef<NacOptions> = {
   name: 'nac',

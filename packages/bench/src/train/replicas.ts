@@ -1,0 +1,265 @@
+/**
+ * The trainer shell: R seeds of one configuration trained as one batched tfjs computation.
+ *
+ * Parameters carry a leading replica axis ([R, …]); every unit's `forward` handles it, the loss is
+ * the sum of per-replica losses, so gradients and Adam's moments stay exactly per replica: a seed's
+ * record does not depend on which seeds shared its batch. Per-op overhead dominates these tiny
+ * models in tfjs, which is why batching seeds pays.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { UnitDef } from '@nalm/units';
+import { initParams, resolveOptions, sparsityErrorOf } from '@nalm/units';
+import type { RunConfig } from '../config.js';
+import { canonicalJson, configKey } from '../config.js';
+import { getModel } from '../models/registry.js';
+import type { ModelLayer } from '../models/registry.js';
+import type { EvalPoint, RunRecord } from '../record.js';
+import { RECORD_VERSION } from '../record.js';
+import { curveOutcome } from '../success.js';
+import { createStaticTask, evaluationInputs } from '../tasks/static.js';
+import { scheduleValue } from './schedule.js';
+
+/** One replica: a configuration, a seed and that configuration's success threshold. */
+export interface ReplicaSpec {
+  config: RunConfig;
+  seed: number;
+  threshold: number;
+}
+
+export interface TrainProgress {
+  /** Iterations done by the batch so far. */
+  iteration: number;
+  iterations: number;
+  /** Replicas still training (not diverged). */
+  alive: number;
+  replicas: number;
+  /** Per replica: is its extrapolation MSE at its best step so far below the threshold? */
+  solved: boolean[];
+}
+
+export interface TrainReplicasOptions {
+  /**
+   * The replicas to train together. They may differ in seed and in the task (operation, ranges,
+   * subsets) but must share everything that shapes the computation: see `batchKey`.
+   */
+  replicas: readonly ReplicaSpec[];
+  /** Called after every evaluation. */
+  onProgress?: (p: TrainProgress) => void;
+  /** Checked after every evaluation; when it returns true, training stops and nothing is returned. */
+  shouldStop?: () => boolean;
+}
+
+interface LayerState {
+  layer: ModelLayer;
+  vars: Record<string, tf.Variable>;
+}
+
+/** Max elements of one evaluation chunk ([R, C, I]); bounds memory for many replicas. */
+const EVAL_CHUNK_ELEMENTS = 4_000_000;
+
+/**
+ * What replicas trained in one batch must share: the model, its shape and every training
+ * hyper-parameter. Task details (operation, ranges, subsets) may differ per replica, since data and
+ * targets are made per replica.
+ */
+export function batchKey(c: RunConfig): string {
+  return canonicalJson({
+    model: c.model,
+    inputSize: c.task.inputSize,
+    hidden: c.hidden,
+    batch: c.batch,
+    lr: c.lr,
+    iterations: c.iterations,
+    evalEvery: c.evalEvery,
+    schedule: c.schedule,
+    oobWeight: c.oobWeight,
+  });
+}
+
+/** Assemble the record of one replica from its evaluation curve (shared by every trainer). */
+export function buildRecord(
+  { config, seed, threshold }: ReplicaSpec,
+  curve: EvalPoint[],
+  diverged: { step: number; reason: string } | null,
+  iterations: number,
+): RunRecord {
+  return {
+    v: RECORD_VERSION,
+    key: configKey(config),
+    config,
+    seed,
+    threshold,
+    curve,
+    ...curveOutcome(curve, threshold),
+    diverged,
+    iterations,
+  };
+}
+
+export async function trainReplicas(opts: TrainReplicasOptions): Promise<RunRecord[] | null> {
+  const specs = opts.replicas;
+  const R = specs.length;
+  if (R === 0) return [];
+  const config = specs[0]!.config;
+  const key0 = batchKey(config);
+  for (const s of specs) {
+    if (batchKey(s.config) !== key0) {
+      throw new Error(`trainReplicas: replicas in one batch must share ${key0}; got ${batchKey(s.config)}.`);
+    }
+  }
+  const seeds = specs.map((s) => s.seed);
+  const I = config.task.inputSize;
+  const B = config.batch;
+  const model = getModel(config.model);
+  const schedule = config.schedule ?? model.schedule;
+  const layers: LayerState[] = model.layers(I, config.hidden).map((l, li) => {
+    const options = resolveOptions(l.def as UnitDef<object>, l.options);
+    const layer = { ...l, options };
+    const perSeed = seeds.map((s) => initParams(l.def, l.shape, options as never, s, ['layer', li]));
+    const vars: Record<string, tf.Variable> = {};
+    for (const spec of l.def.params(l.shape, options as never)) {
+      vars[spec.name] = tf.variable(tf.stack(perSeed.map((p) => p[spec.name]!)), true);
+    }
+    perSeed.forEach((p) => tf.dispose(Object.values(p)));
+    return { layer, vars };
+  });
+  const varList = layers.flatMap((l) => Object.values(l.vars));
+  const hasOobRegularizer = layers.some(
+    (l) => (l.layer.options as { oobMode?: string }).oobMode === 'regularized',
+  );
+
+  const forward = (x: tf.Tensor, training: boolean): tf.Tensor =>
+    layers.reduce((h, l) => l.layer.def.forward(l.vars, h, l.layer.options as never, { training }), x);
+
+  const tasks = specs.map((s) => createStaticTask(s.config.task, s.seed));
+  const evalSets = (['interpolation', 'extrapolation'] as const).map((which) => {
+    const xs = specs.map((s) => evaluationInputs(s.config.task, which));
+    const n = xs[0]!.length / I;
+    return { which, xs, n, targets: tasks.map((t, r) => t.targets(xs[r]!, n)) };
+  });
+
+  const optimizer = tf.train.adam(config.lr, 0.9, 0.999, 1e-8);
+  const xBuf = new Float32Array(R * B * I);
+  const yBuf = new Float64Array(R * B);
+  const yBuf32 = new Float32Array(R * B);
+  const curves: EvalPoint[][] = seeds.map(() => []);
+  const diverged: ({ step: number; reason: string } | null)[] = seeds.map(() => null);
+  const iterationsDone = seeds.map(() => config.iterations);
+  const alive = () => diverged.filter((d) => d === null).length;
+
+  const evaluate = (step: number) => {
+    const mse = evalSets.map(() => new Float64Array(R));
+    for (const [si, set] of evalSets.entries()) {
+      const chunk = Math.max(1, Math.min(set.n, Math.floor(EVAL_CHUNK_ELEMENTS / (R * I))));
+      const buf = new Float32Array(R * chunk * I);
+      for (let start = 0; start < set.n; start += chunk) {
+        const c = Math.min(chunk, set.n - start);
+        for (let r = 0; r < R; r++) buf.set(set.xs[r]!.subarray(start * I, (start + c) * I), r * c * I);
+        const pred = tf.tidy(() =>
+          forward(tf.tensor3d(buf.subarray(0, R * c * I), [R, c, I]), false).dataSync(),
+        );
+        const out = mse[si]!;
+        for (let r = 0; r < R; r++) {
+          const t = set.targets[r]!;
+          let acc = 0;
+          for (let i = 0; i < c; i++) {
+            const d = pred[r * c + i]! - t[start + i]!;
+            acc += d * d;
+          }
+          out[r] = out[r]! + acc;
+        }
+      }
+      for (let r = 0; r < R; r++) mse[si]![r] = mse[si]![r]! / set.n;
+    }
+    const sparsity = tf.tidy(() =>
+      sparsityErrorOf(
+        layers.flatMap((l) => Object.values(l.layer.def.effectiveWeights(l.vars, l.layer.options as never))),
+      ).dataSync(),
+    );
+    for (let r = 0; r < R; r++) {
+      if (diverged[r]) continue;
+      curves[r]!.push({
+        step,
+        interpolation: mse[0]![r]!,
+        extrapolation: mse[1]![r]!,
+        sparsityError: sparsity[r]!,
+      });
+    }
+  };
+
+  const solvedSoFar = () => curves.map((c, r) => curveOutcome(c, specs[r]!.threshold).solved);
+
+  for (let t = 0; t <= config.iterations; t++) {
+    if (t % config.evalEvery === 0) {
+      evaluate(t);
+      opts.onProgress?.({
+        iteration: t,
+        iterations: config.iterations,
+        alive: alive(),
+        replicas: R,
+        solved: solvedSoFar(),
+      });
+      // Let signals and I/O through between evaluations.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (opts.shouldStop?.()) {
+        dispose();
+        return null;
+      }
+    }
+    if (t === config.iterations || alive() === 0) break;
+
+    for (let r = 0; r < R; r++) {
+      if (diverged[r]) continue; // a stopped replica's slot keeps stale data; its slice is independent
+      tasks[r]!.nextBatch(xBuf.subarray(r * B * I, (r + 1) * B * I), yBuf.subarray(r * B, (r + 1) * B), B);
+    }
+    yBuf32.set(yBuf);
+    const lambda = scheduleValue(schedule, t);
+    const withRegularizers = lambda > 0 || (hasOobRegularizer && config.oobWeight > 0);
+    let perReplica: tf.Tensor | null = null;
+    tf.tidy(() => {
+      const x = tf.tensor3d(xBuf, [R, B, I]);
+      const y = tf.tensor3d(yBuf32, [R, B, 1]);
+      optimizer.minimize(
+        () => {
+          const pred = forward(x, true);
+          let loss: tf.Tensor = tf.mean(tf.squaredDifference(pred, y), [1, 2]);
+          if (withRegularizers) {
+            for (const l of layers) {
+              const regs = l.layer.def.regularizers?.(l.vars, l.layer.options as never);
+              if (!regs) continue;
+              for (const [name, value] of Object.entries(regs)) {
+                const w = name === 'sparsity' ? lambda : name === 'oob' ? config.oobWeight : 1;
+                if (w !== 0) loss = tf.add(loss, tf.mul(w, value));
+              }
+            }
+          }
+          perReplica = tf.keep(loss);
+          return tf.sum(loss) as tf.Scalar;
+        },
+        false,
+        varList,
+      );
+      for (const l of layers) {
+        const updated = l.layer.def.constrain?.(l.vars, l.layer.options as never) ?? {};
+        for (const [k, v] of Object.entries(updated)) l.vars[k]!.assign(v);
+      }
+    });
+    const losses = (perReplica as tf.Tensor | null)!.dataSync();
+    (perReplica as tf.Tensor | null)!.dispose();
+    for (let r = 0; r < R; r++) {
+      if (!diverged[r] && !Number.isFinite(losses[r]!)) {
+        diverged[r] = { step: t, reason: `non-finite training loss (${losses[r]}) at iteration ${t}` };
+        iterationsDone[r] = t;
+      }
+    }
+  }
+
+  const records = specs.map((spec, r) => buildRecord(spec, curves[r]!, diverged[r]!, iterationsDone[r]!));
+  dispose();
+  return records;
+
+  function dispose() {
+    tf.dispose(varList);
+    optimizer.dispose();
+  }
+}
