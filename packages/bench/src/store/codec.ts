@@ -114,7 +114,11 @@ function decode(raw: Json): RunRecord {
     if (!isObj(divergedRaw)) fail('diverged', 'null or an object', divergedRaw);
     const reason = field(divergedRaw, 'reason', 'diverged.');
     if (typeof reason !== 'string') fail('diverged.reason', 'a string', reason);
-    diverged = { ...divergedRaw, step: int(field(divergedRaw, 'step', 'diverged.'), 'diverged.step'), reason };
+    diverged = {
+      ...divergedRaw,
+      step: int(field(divergedRaw, 'step', 'diverged.'), 'diverged.step'),
+      reason,
+    };
   }
   const iterations = int(field(raw, 'iterations', ''), 'iterations');
   return {

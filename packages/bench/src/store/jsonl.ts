@@ -108,7 +108,8 @@ export class JsonlTail {
     try {
       fd = openSync(this.path, 'r');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw fsError(this.path, 'open the records file', err);
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+        throw fsError(this.path, 'open the records file', err);
       const reset = this.identity !== null;
       this.forget();
       return { reset, lines: [], partial: null };

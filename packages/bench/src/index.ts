@@ -1,0 +1,44 @@
+/**
+ * @nalm/bench — the extrapolation benchmark: tasks, multi-seed training, the success criterion,
+ * statistics with confidence intervals, result stores and reports. Node-only (it reads and writes
+ * result stores); the layers themselves live in @nalm/units.
+ */
+export type { RunConfig, Schedule } from './config.js';
+export { canonicalJson, configKey } from './config.js';
+export type { EvalPoint, RunRecord } from './record.js';
+export { RECORD_VERSION } from './record.js';
+export type { ModelDef, ModelLayer } from './models/registry.js';
+export { getModel, listModels, registerModel, UnknownModelError } from './models/registry.js';
+export { denseDef } from './models/dense.js';
+export { gatedNauNmuDef } from './models/gated.js';
+export type { Op, Range, StaticTaskConfig, StaticTaskInstance } from './tasks/static.js';
+export {
+  OPS,
+  createStaticTask,
+  defaultStaticTask,
+  evaluationInputs,
+  formatRange,
+  parseRange,
+  subsetLayout,
+  validateStaticTask,
+  TaskConfigError,
+} from './tasks/static.js';
+export type { ThresholdCache, ThresholdOptions } from './threshold.js';
+export { cachedThreshold, estimateThreshold, threshold } from './threshold.js';
+export type { CurveOutcome } from './success.js';
+export { curveOutcome } from './success.js';
+export type { ReplicaSpec, TrainProgress, TrainReplicasOptions } from './train/replicas.js';
+export { batchKey, buildRecord, trainReplicas } from './train/replicas.js';
+export { scaleSchedule, scheduleValue } from './train/schedule.js';
+export type { Preset } from './presets.js';
+export { PRESETS, expandPreset, getPreset, presetSize } from './presets.js';
+export type { Engine, SweepEvent, SweepOptions, SweepResult } from './sweep.js';
+export { runSweep } from './sweep.js';
+export { fastTrainer } from './fast-trainer.js';
+export * from './stats/index.js';
+export * from './store/index.js';
+export type { Report, ReportGroup } from './report/report.js';
+export { formatJson, formatLatex, formatMarkdown, reportFromRecords, reportFromStableNalu } from './report/report.js';
+export { formatPerRunCsv, formatSummaryCsv, parseStableNaluCsv } from './report/stable-nalu.js';
+export { diskThresholdCache } from './node/threshold-cache.js';
+export { NALM_VERSION } from './version.js';
