@@ -1,0 +1,438 @@
+/**
+ * The static arithmetic task ("simple function static", benchmark.md §1).
+ *
+ * An item is `x ∈ R^I` drawn i.i.d. from a range; subsets of consecutive positions are summed and the
+ * target is an operation on the subset sums. Subset 0 spans `[o, o + subset)`, subset k starts
+ * `subset − overlap` after subset k−1, with `subset = floor(subsetRatio·I)`,
+ * `overlap = floor(overlapRatio·subset)` and an offset `o ∈ [0, I − lastEnd]` drawn once per seed.
+ *
+ * - add / mul combine all subsets (`Σ a_k`, `Π a_k`); sub / div use the first two (`a − b`, `a / b`);
+ *   squared / root use the first (`a²`, `√a`).
+ * - The "simple" variant: I = 4, `a = x1+x2+x3+x4`, `b = x1+x2`, no offset (the ratios and the number
+ *   of subsets are not used).
+ * - Inputs are float32 (what the model is fed); targets are computed in float64 from exactly those
+ *   float32 values, so a target is exact for what the model sees.
+ * - Each seed has its own streams: `Rng(seed, 'offset')` fixes the offset, `Rng(seed, 'train')` the
+ *   training batches. Validation/test inputs come from fixed streams that depend only on the input
+ *   size, the range and which set it is (so every run and every operation of a configuration sees
+ *   the same 10,000 inputs); their targets differ per seed through the offset.
+ * - One 32-bit draw per float, also for two-interval ranges (see range.ts), no allocation per batch.
+ */
+import { Rng } from '@nalm/units';
+import {
+  TaskConfigError,
+  checkRange,
+  fillRange,
+  formatRange,
+  rangeBounds,
+  rangeSampler,
+  type Range,
+  type RangeSampler,
+} from './range.js';
+
+export { TaskConfigError, checkRange, formatRange, parseRange, type Range } from './range.js';
+
+export type Op = 'add' | 'sub' | 'mul' | 'div' | 'squared' | 'root';
+export const OPS: readonly Op[] = Object.freeze(['add', 'sub', 'mul', 'div', 'squared', 'root'] as const);
+
+export interface StaticTaskConfig {
+  kind: 'static';
+  op: Op;
+  /** I, default 100 (4 for simple). */
+  inputSize: number;
+  /** Subset length = floor(subsetRatio · I); default 0.25. */
+  subsetRatio: number;
+  /** Overlap = floor(overlapRatio · subset) — a fraction of the subset, not of I; default 0.5. */
+  overlapRatio: number;
+  /** Number of subsets, default 2 (add/mul use all, sub/div the first two, squared/root the first). */
+  numSubsets: number;
+  /** Training and validation range, default [[1, 2]]. */
+  interpolation: Range;
+  /** Test range, default [[2, 6]]. */
+  extrapolation: Range;
+  /** The "simple" variant: I = 4, a = x1+x2+x3+x4, b = x1+x2, no offset. */
+  simple: boolean;
+}
+
+/** Size of the validation and of the test set (benchmark.md §1). */
+export const EVAL_SIZE = 10_000;
+
+/** The default configuration with `overrides`, validated. `{ simple: true }` implies inputSize 4. */
+export function defaultStaticTask(overrides: Partial<StaticTaskConfig> = {}): StaticTaskConfig {
+  const simple = overrides.simple ?? false;
+  return validateStaticTask({
+    kind: 'static',
+    op: 'mul',
+    inputSize: simple ? 4 : 100,
+    subsetRatio: 0.25,
+    overlapRatio: 0.5,
+    numSubsets: 2,
+    interpolation: [[1, 2]],
+    extrapolation: [[2, 6]],
+    simple,
+    ...overrides,
+  });
+}
+
+/** How many subsets the operation reads: all (add, mul), two (sub, div) or one (squared, root). */
+export function usedSubsets(op: Op, numSubsets: number): number {
+  switch (op) {
+    case 'add':
+    case 'mul':
+      return numSubsets;
+    case 'sub':
+    case 'div':
+      return 2;
+    case 'squared':
+    case 'root':
+      return 1;
+  }
+}
+
+function isFiniteNumber(v: unknown): v is number {
+  return typeof v === 'number' && Number.isFinite(v);
+}
+
+/**
+ * Checks every field and returns a normalised copy (known fields only, ranges copied). Throws a
+ * TaskConfigError whose `field` and message name the offending field and what to do about it.
+ * Problems that do not make the task ill-defined are reported by `staticTaskWarnings`.
+ */
+export function validateStaticTask(c: StaticTaskConfig): StaticTaskConfig {
+  if (c === null || typeof c !== 'object') {
+    throw new TaskConfigError(
+      'task',
+      `expected a static task configuration object, got ${JSON.stringify(c)}`,
+    );
+  }
+  if (c.kind !== 'static') {
+    throw new TaskConfigError('kind', `expected 'static', got ${JSON.stringify(c.kind)}`);
+  }
+  if (!OPS.includes(c.op)) {
+    throw new TaskConfigError(
+      'op',
+      `unknown operation ${JSON.stringify(c.op)}; use one of ${OPS.join(', ')}`,
+    );
+  }
+  if (typeof c.simple !== 'boolean') {
+    throw new TaskConfigError('simple', `must be true or false, got ${JSON.stringify(c.simple)}`);
+  }
+  if (!Number.isInteger(c.inputSize) || c.inputSize < 1) {
+    throw new TaskConfigError('inputSize', `must be an integer ≥ 1, got ${JSON.stringify(c.inputSize)}`);
+  }
+  if (!isFiniteNumber(c.subsetRatio) || c.subsetRatio <= 0 || c.subsetRatio > 1) {
+    throw new TaskConfigError(
+      'subsetRatio',
+      `must be in (0, 1] (the subset length is floor(subsetRatio · inputSize)), got ${JSON.stringify(c.subsetRatio)}`,
+    );
+  }
+  if (!isFiniteNumber(c.overlapRatio) || c.overlapRatio < 0 || c.overlapRatio > 1) {
+    throw new TaskConfigError(
+      'overlapRatio',
+      `must be in [0, 1] (a fraction of the subset length: 0 = disjoint subsets, 1 = identical), got ${JSON.stringify(c.overlapRatio)}`,
+    );
+  }
+  if (!Number.isInteger(c.numSubsets) || c.numSubsets < 1) {
+    throw new TaskConfigError('numSubsets', `must be an integer ≥ 1, got ${JSON.stringify(c.numSubsets)}`);
+  }
+  if ((c.op === 'sub' || c.op === 'div') && c.numSubsets < 2) {
+    throw new TaskConfigError(
+      'numSubsets',
+      `op '${c.op}' needs two subsets (a ${c.op} b); set numSubsets ≥ 2`,
+    );
+  }
+  const interpolation = checkRange(c.interpolation, 'interpolation');
+  const extrapolation = checkRange(c.extrapolation, 'extrapolation');
+  if (c.op === 'root') {
+    for (const [field, r] of [
+      ['interpolation', interpolation],
+      ['extrapolation', extrapolation],
+    ] as const) {
+      if (rangeBounds(r)[0] < 0) {
+        throw new TaskConfigError(
+          field,
+          `op 'root' needs a non-negative domain, but ${formatRange(r)} contains negative values (√a is undefined for a < 0); use a range with lo ≥ 0 or another op`,
+        );
+      }
+    }
+  }
+  const out: StaticTaskConfig = {
+    kind: 'static',
+    op: c.op,
+    inputSize: c.inputSize,
+    subsetRatio: c.subsetRatio,
+    overlapRatio: c.overlapRatio,
+    numSubsets: c.numSubsets,
+    interpolation,
+    extrapolation,
+    simple: c.simple,
+  };
+  if (c.simple) {
+    if (c.inputSize !== 4) {
+      throw new TaskConfigError(
+        'inputSize',
+        `the simple variant has inputSize 4 (a = x1+x2+x3+x4, b = x1+x2), got ${c.inputSize}; set inputSize to 4 or simple to false`,
+      );
+    }
+    if (c.numSubsets !== 2) {
+      throw new TaskConfigError(
+        'numSubsets',
+        `the simple variant has exactly two subsets (a, b), got ${c.numSubsets}; set numSubsets to 2 or simple to false`,
+      );
+    }
+  } else {
+    subsetLayout(out); // throws if the subsets are empty or do not fit
+  }
+  return out;
+}
+
+/**
+ * Things that are legal but probably not intended (the task stays well defined): division by a sum
+ * that can be 0, subsets that the operation ignores, two intervals that overlap.
+ */
+export function staticTaskWarnings(c: StaticTaskConfig): string[] {
+  const v = validateStaticTask(c);
+  const warnings: string[] = [];
+  if (v.op === 'div') {
+    for (const [field, r] of [
+      ['interpolation', v.interpolation],
+      ['extrapolation', v.extrapolation],
+    ] as const) {
+      const [min, max] = rangeBounds(r);
+      if (min <= 0 && max >= 0) {
+        warnings.push(
+          `${field}: with op 'div' the divisor b sums values from ${formatRange(r)}, which can be 0, so targets a/b are unbounded; use a range that excludes 0 (e.g. only positive values)`,
+        );
+      }
+    }
+  }
+  if (!v.simple && v.numSubsets > usedSubsets(v.op, v.numSubsets)) {
+    warnings.push(
+      `numSubsets: op '${v.op}' reads only the first ${usedSubsets(v.op, v.numSubsets)} subset(s); the other ${v.numSubsets - usedSubsets(v.op, v.numSubsets)} act as distractor inputs`,
+    );
+  }
+  for (const [field, r] of [
+    ['interpolation', v.interpolation],
+    ['extrapolation', v.extrapolation],
+  ] as const) {
+    const [a, b] = r;
+    if (a && b && a[0] < b[1] && b[0] < a[1]) {
+      warnings.push(
+        `${field}: the two intervals of ${formatRange(r)} overlap, so the density is not uniform`,
+      );
+    }
+  }
+  return warnings;
+}
+
+/**
+ * Subset positions without the offset. `starts[k]` and `lengths[k]` describe subset k (all of the
+ * configured subsets, not only those the op reads); `length` is the common subset length (for the
+ * simple variant: that of a; b is shorter, see `lengths`); `lastEnd` is one past the last position
+ * used by any subset, so valid offsets are 0 … inputSize − lastEnd.
+ */
+export interface SubsetLayout {
+  starts: number[];
+  length: number;
+  lastEnd: number;
+  /** Length of each subset (all equal to `length` except in the simple variant). */
+  lengths: number[];
+}
+
+/**
+ * The subset layout of a configuration. `oneLonger` reproduces the off-by-one of the published
+ * threshold analysis (R's inclusive `a.start:a.end`): same starts, every subset one element longer,
+ * so the defaults give subsets of 26 overlapping by 13. It does not apply to the simple variant.
+ */
+export function subsetLayout(c: StaticTaskConfig, opts: { oneLonger?: boolean } = {}): SubsetLayout {
+  if (c.simple) return { starts: [0, 0], length: 4, lastEnd: 4, lengths: [4, 2] };
+  const I = c.inputSize;
+  const subset = Math.floor(c.subsetRatio * I);
+  if (subset < 1) {
+    throw new TaskConfigError(
+      'subsetRatio',
+      `floor(subsetRatio · inputSize) = floor(${c.subsetRatio} · ${I}) = 0, so the subsets are empty; use subsetRatio ≥ ${1 / I} or a larger inputSize`,
+    );
+  }
+  const overlap = Math.floor(c.overlapRatio * subset);
+  const stride = subset - overlap;
+  const length = opts.oneLonger ? subset + 1 : subset;
+  const starts: number[] = [];
+  for (let k = 0; k < c.numSubsets; k++) starts.push(k * stride);
+  const lastEnd = (c.numSubsets - 1) * stride + length;
+  if (lastEnd > I) {
+    const what = opts.oneLonger ? ' in the paper-compatible (one longer) layout' : '';
+    throw new TaskConfigError(
+      'numSubsets',
+      `${c.numSubsets} subsets of ${length} overlapping by ${overlap + (opts.oneLonger ? 1 : 0)} span ${lastEnd} positions${what}, more than inputSize ${I}; lower numSubsets or subsetRatio, raise overlapRatio, or raise inputSize`,
+    );
+  }
+  return { starts, length, lastEnd, lengths: starts.map(() => length) };
+}
+
+/** Per-seed data source: offset drawn once per seed, fresh training batches from the seed's own stream. */
+export interface StaticTaskInstance {
+  readonly config: StaticTaskConfig;
+  readonly seed: number;
+  readonly offset: number;
+  /** Fill x (length batch·I, row-major) with a fresh training batch from the interpolation range and y (length batch) with its targets (float64). */
+  nextBatch(x: Float32Array, y: Float64Array, batch: number): void;
+  /** Targets for given inputs (uses this seed's offset), float64. */
+  targets(x: Float32Array, n: number, y?: Float64Array): Float64Array;
+}
+
+/**
+ * Targets of rows `0 … n−1` of `x` (row length I) into `y`, in float64. `starts` are absolute
+ * positions (offset included) of the `k` subsets the op reads.
+ */
+function computeTargets(
+  op: Op,
+  I: number,
+  starts: Int32Array,
+  lengths: Int32Array,
+  x: Float32Array,
+  n: number,
+  y: Float64Array,
+): void {
+  const k = starts.length;
+  for (let r = 0, base = 0; r < n; r++, base += I) {
+    let acc = 0;
+    let a = 0;
+    for (let s = 0; s < k; s++) {
+      const from = base + starts[s]!;
+      const to = from + lengths[s]!;
+      let sum = 0;
+      for (let i = from; i < to; i++) sum += x[i]!;
+      switch (op) {
+        case 'add':
+          acc += sum;
+          break;
+        case 'mul':
+          acc = s === 0 ? sum : acc * sum;
+          break;
+        default:
+          if (s === 0) a = sum;
+          else acc = sum;
+      }
+    }
+    switch (op) {
+      case 'add':
+      case 'mul':
+        y[r] = acc;
+        break;
+      case 'sub':
+        y[r] = a - acc;
+        break;
+      case 'div':
+        y[r] = a / acc;
+        break;
+      case 'squared':
+        y[r] = a * a;
+        break;
+      case 'root':
+        y[r] = Math.sqrt(a);
+        break;
+    }
+  }
+}
+
+function deepFreeze(c: StaticTaskConfig): StaticTaskConfig {
+  for (const r of [c.interpolation, c.extrapolation]) {
+    for (const iv of r) Object.freeze(iv);
+    Object.freeze(r);
+  }
+  return Object.freeze(c);
+}
+
+class StaticTask implements StaticTaskInstance {
+  readonly config: StaticTaskConfig;
+  readonly seed: number;
+  readonly offset: number;
+  private readonly train: Rng;
+  private readonly sampler: RangeSampler;
+  private readonly starts: Int32Array;
+  private readonly lengths: Int32Array;
+
+  constructor(config: StaticTaskConfig, seed: number) {
+    if (!Number.isSafeInteger(seed)) {
+      throw new TaskConfigError('seed', `must be an integer, got ${JSON.stringify(seed)}`);
+    }
+    this.config = deepFreeze(validateStaticTask(config));
+    this.seed = seed;
+    const c = this.config;
+    const layout = subsetLayout(c);
+    this.offset = c.simple ? 0 : new Rng(seed, 'offset').int(0, c.inputSize - layout.lastEnd);
+    this.train = new Rng(seed, 'train');
+    this.sampler = rangeSampler(c.interpolation);
+    const used = usedSubsets(c.op, c.simple ? 2 : c.numSubsets);
+    this.starts = Int32Array.from(layout.starts.slice(0, used), (s) => s + this.offset);
+    this.lengths = Int32Array.from(layout.lengths.slice(0, used));
+  }
+
+  nextBatch(x: Float32Array, y: Float64Array, batch: number): void {
+    const I = this.config.inputSize;
+    if (!Number.isInteger(batch) || batch < 0)
+      throw new RangeError(`nextBatch: batch must be an integer ≥ 0, got ${batch}`);
+    if (x.length < batch * I)
+      throw new RangeError(`nextBatch: x has ${x.length} floats, need batch·I = ${batch * I}`);
+    if (y.length < batch) throw new RangeError(`nextBatch: y has ${y.length} entries, need batch = ${batch}`);
+    fillRange(this.train, this.sampler, x, 0, batch * I);
+    computeTargets(this.config.op, I, this.starts, this.lengths, x, batch, y);
+  }
+
+  targets(x: Float32Array, n: number, y: Float64Array = new Float64Array(n)): Float64Array {
+    const I = this.config.inputSize;
+    if (!Number.isInteger(n) || n < 0) throw new RangeError(`targets: n must be an integer ≥ 0, got ${n}`);
+    if (x.length < n * I) throw new RangeError(`targets: x has ${x.length} floats, need n·I = ${n * I}`);
+    if (y.length < n) throw new RangeError(`targets: y has ${y.length} entries, need n = ${n}`);
+    computeTargets(this.config.op, I, this.starts, this.lengths, x, n, y);
+    return y;
+  }
+}
+
+/** The data source of one seed of a configuration (validates the configuration). */
+export function createStaticTask(config: StaticTaskConfig, seed: number): StaticTaskInstance {
+  return new StaticTask(config, seed);
+}
+
+const EVAL_CACHE_MAX = 8;
+const evalCache = new Map<string, Float32Array>();
+
+/**
+ * Fixed validation (interpolation) and test (extrapolation) INPUTS, n items (default 10,000) of
+ * length I, row-major. They come from a stream fixed by the input size, the range and `which` only —
+ * the same for every seed, model, operation and call (a larger n extends a smaller one). Targets
+ * differ per seed (offset): compute them with `instance.targets()`.
+ *
+ * The result is cached (a few configurations) and shared between callers: do not modify it.
+ */
+export function evaluationInputs(
+  config: StaticTaskConfig,
+  which: 'interpolation' | 'extrapolation',
+  n: number = EVAL_SIZE,
+): Float32Array {
+  if (which !== 'interpolation' && which !== 'extrapolation') {
+    throw new TaskConfigError(
+      'which',
+      `must be 'interpolation' or 'extrapolation', got ${JSON.stringify(which)}`,
+    );
+  }
+  if (!Number.isInteger(n) || n < 0)
+    throw new RangeError(`evaluationInputs: n must be an integer ≥ 0, got ${n}`);
+  const c = validateStaticTask(config);
+  const range = c[which];
+  const key = `${which}|${c.inputSize}|${formatRange(range)}|${n}`;
+  const hit = evalCache.get(key);
+  if (hit) {
+    // Refresh its position (least recently used goes first).
+    evalCache.delete(key);
+    evalCache.set(key, hit);
+    return hit;
+  }
+  const rng = new Rng('static-task', 'evaluation', which, c.inputSize, formatRange(range));
+  const x = new Float32Array(n * c.inputSize);
+  fillRange(rng, rangeSampler(range), x, 0, x.length);
+  evalCache.set(key, x);
+  if (evalCache.size > EVAL_CACHE_MAX) evalCache.delete(evalCache.keys().next().value!);
+  return x;
+}
