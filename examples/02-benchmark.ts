@@ -54,7 +54,9 @@ const configs: RunConfig[] = ['nau', 'nac'].flatMap((model) =>
     };
   }),
 );
-console.log(`${configs.length} configurations × ${seeds.length} seeds × ${iterations.toLocaleString('en')} iterations`);
+console.log(
+  `${configs.length} configurations × ${seeds.length} seeds × ${iterations.toLocaleString('en')} iterations`,
+);
 
 // %% [markdown]
 // ## Train
@@ -72,7 +74,9 @@ await runSweep({
   onEvent: (e) => {
     if (e.type === 'batch-done') {
       const c = e.records[0]!.config;
-      console.log(`  ${c.model}: ${e.records.filter((r) => r.solved).length}/${e.records.length} solved (${e.seconds.toFixed(1)} s)`);
+      console.log(
+        `  ${c.model}: ${e.records.filter((r) => r.solved).length}/${e.records.length} solved (${e.seconds.toFixed(1)} s)`,
+      );
     }
   },
 });
@@ -99,4 +103,6 @@ for (const p of r.curve) {
     `step ${String(p.step).padStart(6)}  interpolation MSE ${p.interpolation.toExponential(2)}  extrapolation MSE ${p.extrapolation.toExponential(2)}`,
   );
 }
-console.log(`threshold ${r.threshold.toExponential(3)} → solved: ${r.solved} (solved at ${r.solvedAt ?? '—'})`);
+console.log(
+  `threshold ${r.threshold.toExponential(3)} → solved: ${r.solved} (solved at ${r.solvedAt ?? '—'})`,
+);

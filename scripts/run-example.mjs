@@ -15,7 +15,9 @@ const available = readdirSync(join(root, 'examples'))
   .sort();
 const names = all ? available : args.filter((a) => !a.startsWith('--'));
 if (names.length === 0) {
-  console.error(`usage: pnpm example NAME [--short]   (NAME one of: ${available.map((f) => f.replace(/\.ts$/, '')).join(', ')})`);
+  console.error(
+    `usage: pnpm example NAME [--short]   (NAME one of: ${available.map((f) => f.replace(/\.ts$/, '')).join(', ')})`,
+  );
   process.exit(2);
 }
 for (const name of names) {
@@ -26,10 +28,14 @@ for (const name of names) {
   }
   console.log(`\n=== examples/${file}${short ? ' (short mode)' : ''}`);
   const started = Date.now();
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'examples', file), ...(short ? ['--short'] : [])], {
-    stdio: 'inherit',
-    cwd: root,
-  });
+  const r = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', join(root, 'examples', file), ...(short ? ['--short'] : [])],
+    {
+      stdio: 'inherit',
+      cwd: root,
+    },
+  );
   if (r.status !== 0) {
     console.error(`examples/${file} failed (exit ${r.status ?? r.signal})`);
     process.exit(1);

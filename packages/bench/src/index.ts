@@ -38,7 +38,13 @@ export { fastTrainer } from './fast-trainer.js';
 export * from './stats/index.js';
 export * from './store/index.js';
 export type { Report, ReportGroup } from './report/report.js';
-export { formatJson, formatLatex, formatMarkdown, reportFromRecords, reportFromStableNalu } from './report/report.js';
+export {
+  formatJson,
+  formatLatex,
+  formatMarkdown,
+  reportFromRecords,
+  reportFromStableNalu,
+} from './report/report.js';
 export { formatPerRunCsv, formatSummaryCsv, parseStableNaluCsv } from './report/stable-nalu.js';
 export { diskThresholdCache } from './node/threshold-cache.js';
 export { NALM_VERSION } from './version.js';

@@ -48,7 +48,8 @@ export const PRESETS: readonly Preset[] = [
   {
     ...BASE,
     name: 'iclr2020',
-    description: 'The NAU/NMU paper (ICLR 2020) Table 1: every model × six operations, 100 seeds, 5M iterations',
+    description:
+      'The NAU/NMU paper (ICLR 2020) Table 1: every model × six operations, 100 seeds, 5M iterations',
     models: ['nmu', 'nau', 'nac-mul', 'nac', 'nalu', 'gated', 'linear', 'relu'],
     ops: ['add', 'sub', 'mul', 'div', 'squared', 'root'],
     seeds: 100,
@@ -58,7 +59,8 @@ export const PRESETS: readonly Preset[] = [
   {
     ...BASE,
     name: 'simple',
-    description: 'The simple variant (I = 4) on ×: NAC•, NALU, NMU, gated NAU/NMU, 100 seeds, 200k iterations',
+    description:
+      'The simple variant (I = 4) on ×: NAC•, NALU, NMU, gated NAU/NMU, 100 seeds, 200k iterations',
     models: ['nac-mul', 'nalu', 'nmu', 'gated'],
     ops: ['mul'],
     seeds: 100,
@@ -81,7 +83,11 @@ export function getPreset(name: string): Preset {
 }
 
 /** The schedule a model trains with under a preset's schedule policy. */
-export function presetSchedule(model: string, policy: Preset['schedules'], iterations: number): Schedule | null {
+export function presetSchedule(
+  model: string,
+  policy: Preset['schedules'],
+  iterations: number,
+): Schedule | null {
   const s = getModel(model).schedule;
   if (!s) return null;
   return policy === 'scaled' ? scaleSchedule(s, iterations / PAPER_ITERATIONS) : { ...s };

@@ -82,7 +82,8 @@ export function planBatches(
 export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
   const engine = opts.engine ?? 'auto';
   const maxReplicas = opts.maxReplicas ?? 100;
-  if (engine === 'fast' && !opts.fast) throw new Error("engine 'fast' requested but no fused trainer is available");
+  if (engine === 'fast' && !opts.fast)
+    throw new Error("engine 'fast' requested but no fused trainer is available");
   const engineOf = (c: RunConfig): 'fast' | 'tfjs' => {
     if (engine === 'tfjs' || !opts.fast) return 'tfjs';
     if (opts.fast.supports(c)) return 'fast';
@@ -108,7 +109,13 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
     }
   }
   const batches = planBatches(cells, maxReplicas, engineOf);
-  opts.onEvent?.({ type: 'plan', cells: cells.length + skipped, pending: cells.length, done: skipped, batches: batches.length });
+  opts.onEvent?.({
+    type: 'plan',
+    cells: cells.length + skipped,
+    pending: cells.length,
+    done: skipped,
+    batches: batches.length,
+  });
 
   let trained = 0;
   for (const batch of batches) {
@@ -119,7 +126,8 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
       onProgress: (progress) => opts.onEvent?.({ type: 'progress', batch, progress }),
       shouldStop: opts.shouldStop,
     };
-    const records = batch.engine === 'fast' ? await opts.fast!.train(trainOpts) : await trainReplicas(trainOpts);
+    const records =
+      batch.engine === 'fast' ? await opts.fast!.train(trainOpts) : await trainReplicas(trainOpts);
     if (records === null) return { trained, skipped, interrupted: true };
     opts.store.appendMany(records);
     trained += records.length;

@@ -28,12 +28,24 @@ const lines = (dir: string) =>
 describe('nalm CLI: bad input → a message naming the problem and exit code 2', () => {
   const cases: [string, string[], RegExp][] = [
     ['unknown preset', ['run', '--preset', 'nope'], /unknown preset 'nope'.*quick/],
-    ['unknown model', ['run', '--model', 'transformer', '--op', 'add'], /--model: unknown model 'transformer'/],
+    [
+      'unknown model',
+      ['run', '--model', 'transformer', '--op', 'add'],
+      /--model: unknown model 'transformer'/,
+    ],
     ['unknown op', ['run', '--model', 'nmu', '--op', 'pow'], /--op: unknown operation 'pow'/],
-    ['malformed range', ['run', '--model', 'nmu', '--op', 'mul', '--interp', '1;2'], /--interp: .*accepted syntax/],
+    [
+      'malformed range',
+      ['run', '--model', 'nmu', '--op', 'mul', '--interp', '1;2'],
+      /--interp: .*accepted syntax/,
+    ],
     ['inverted range', ['run', '--model', 'nmu', '--op', 'mul', '--extrap', '6,2'], /--extrap: .*inverted/],
     ['negative seeds', ['run', '--preset', 'quick', '--seeds=-3..2'], /--seeds .*≥ 0/],
-    ['zero iterations', ['run', '--preset', 'quick', '--iterations', '0'], /--iterations: expected a whole number ≥ 1/],
+    [
+      'zero iterations',
+      ['run', '--preset', 'quick', '--iterations', '0'],
+      /--iterations: expected a whole number ≥ 1/,
+    ],
     ['unknown flag', ['run', '--preset', 'quick', '--iters', '5'], /Unknown argument: iters/],
     ['no command', [], /Give a command/],
     ['bad report format', ['report', 'x', '--format', 'pdf'], /--format: unknown format 'pdf'/],
@@ -61,10 +73,25 @@ describe('nalm CLI: bad input → a message naming the problem and exit code 2',
 
   it('a store of an unknown format version is refused and not touched', () => {
     const dir = tmp();
-    writeFileSync(join(dir, 'store.json'), JSON.stringify({ format: 'nalm-result-store', formatVersion: 99 }));
+    writeFileSync(
+      join(dir, 'store.json'),
+      JSON.stringify({ format: 'nalm-result-store', formatVersion: 99 }),
+    );
     writeFileSync(join(dir, 'records.jsonl'), 'keep me\n');
     const before = sha(join(dir, 'records.jsonl'));
-    const r = nalm(['run', '--model', 'nau', '--op', 'add', '--seeds', '0', '--iterations', '10', '--out', dir]);
+    const r = nalm([
+      'run',
+      '--model',
+      'nau',
+      '--op',
+      'add',
+      '--seeds',
+      '0',
+      '--iterations',
+      '10',
+      '--out',
+      dir,
+    ]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/version/);
     expect(sha(join(dir, 'records.jsonl'))).toBe(before);
@@ -85,18 +112,28 @@ describe('nalm run: resume after kill -9', () => {
     const args = [
       bin,
       'run',
-      '--model', 'nau',
-      '--op', 'add,sub',
-      '--input-size', '10',
-      '--seeds', '0..4',
-      '--iterations', '400',
-      '--eval-every', '100',
-      '--max-replicas', '1',
-      '--engine', 'tfjs',
-      '--backend', 'cpu',
+      '--model',
+      'nau',
+      '--op',
+      'add,sub',
+      '--input-size',
+      '10',
+      '--seeds',
+      '0..4',
+      '--iterations',
+      '400',
+      '--eval-every',
+      '100',
+      '--max-replicas',
+      '1',
+      '--engine',
+      'tfjs',
+      '--backend',
+      'cpu',
       '--no-report',
       '--quiet',
-      '--out', out,
+      '--out',
+      out,
     ];
     // First run: kill -9 once a few records are on disk.
     const child = spawn(process.execPath, args, { env, stdio: 'ignore' });
@@ -149,7 +186,26 @@ describe('nalm presets and report', () => {
   it('writes every report format for a small run', () => {
     const out = join(tmp(), 'store');
     mkdirSync(out, { recursive: true });
-    const run = nalm(['run', '--model', 'nau', '--op', 'add', '--input-size', '8', '--seeds', '0..1', '--iterations', '200', '--eval-every', '100', '--backend', 'cpu', '--quiet', '--out', out]);
+    const run = nalm([
+      'run',
+      '--model',
+      'nau',
+      '--op',
+      'add',
+      '--input-size',
+      '8',
+      '--seeds',
+      '0..1',
+      '--iterations',
+      '200',
+      '--eval-every',
+      '100',
+      '--backend',
+      'cpu',
+      '--quiet',
+      '--out',
+      out,
+    ]);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/\| \+ \| NAU \|/);
     const rep = nalm(['report', out, '--format', 'md,csv,tex,json,runs', '--out', join(out, 'rep')]);

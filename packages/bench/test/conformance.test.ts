@@ -216,7 +216,9 @@ describe.skipIf(missing)(
     it('the CLI reproduces the published summary: nalm report sft-last.csv --from stable-nalu --paper-compat', () => {
       const bin = path.join(repoRoot, 'packages/bench/bin/nalm.mjs');
       const run = (args: string[]) =>
-        spawnSync(process.execPath, [bin, 'report', lastCsv, '--from', 'stable-nalu', ...args], { encoding: 'utf8' });
+        spawnSync(process.execPath, [bin, 'report', lastCsv, '--from', 'stable-nalu', ...args], {
+          encoding: 'utf8',
+        });
       const csv = run(['--paper-compat', '--format', 'csv']);
       expect(csv.status, csv.stderr).toBe(0);
       const ours = readPublished(csv.stdout);

@@ -373,7 +373,10 @@ describe('formatPerRunCsv', () => {
           expect(run).toEqual({
             name: expect.any(String),
             threshold: r.threshold,
-            bestModelStep: r.bestStep === null || !r.curve.some((p) => p.step === r.bestStep) ? null : r.curve.findIndex((p) => p.step === r.bestStep),
+            bestModelStep:
+              r.bestStep === null || !r.curve.some((p) => p.step === r.bestStep)
+                ? null
+                : r.curve.findIndex((p) => p.step === r.bestStep),
             interpolationLast: last ? last.interpolation : null,
             extrapolationLast: last ? last.extrapolation : null,
             interpolationStepSolved: firstInterp ? firstInterp.step : null,

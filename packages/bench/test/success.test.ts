@@ -13,7 +13,12 @@ const pt = (step: number, interpolation: number, extrapolation: number, sparsity
 
 describe('curveOutcome (success criterion, spec §4)', () => {
   it('takes the best step by interpolation MSE, excluding step 0', () => {
-    const curve = [pt(0, 1e-12, 1e-12, 0.4), pt(1000, 0.5, 0.9), pt(2000, 0.01, 1e-9, 0.02), pt(3000, 0.02, 1e-9)];
+    const curve = [
+      pt(0, 1e-12, 1e-12, 0.4),
+      pt(1000, 0.5, 0.9),
+      pt(2000, 0.01, 1e-9, 0.02),
+      pt(3000, 0.02, 1e-9),
+    ];
     const o = curveOutcome(curve, 1e-5);
     expect(o.bestStep).toBe(2000);
     expect(o.solved).toBe(true);
@@ -32,20 +37,32 @@ describe('curveOutcome (success criterion, spec §4)', () => {
 
   it('never picks a non-finite interpolation MSE and handles an empty or step-0-only curve', () => {
     expect(curveOutcome([pt(0, 1, 1), pt(1000, NaN, 0), pt(2000, 3, 3)], 1).bestStep).toBe(2000);
-    expect(curveOutcome([], 1)).toEqual({ bestStep: null, solved: false, solvedAt: null, sparsityError: null });
+    expect(curveOutcome([], 1)).toEqual({
+      bestStep: null,
+      solved: false,
+      solvedAt: null,
+      sparsityError: null,
+    });
     expect(curveOutcome([pt(0, 0, 0)], 1).bestStep).toBeNull();
   });
 
   it('solved implies solvedAt ≤ bestStep (property)', () => {
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.double({ min: 0, max: 10, noNaN: true }), fc.double({ min: 0, max: 10, noNaN: true })), { minLength: 1, maxLength: 30 }), fc.double({ min: 0, max: 10, noNaN: true }), (pairs, th) => {
-        const curve = pairs.map(([i, e], k) => pt(k * 1000, i, e));
-        const o = curveOutcome(curve, th);
-        if (o.solved) {
-          expect(o.solvedAt).not.toBeNull();
-          expect(o.solvedAt!).toBeLessThanOrEqual(o.bestStep!);
-        }
-      }),
+      fc.property(
+        fc.array(
+          fc.tuple(fc.double({ min: 0, max: 10, noNaN: true }), fc.double({ min: 0, max: 10, noNaN: true })),
+          { minLength: 1, maxLength: 30 },
+        ),
+        fc.double({ min: 0, max: 10, noNaN: true }),
+        (pairs, th) => {
+          const curve = pairs.map(([i, e], k) => pt(k * 1000, i, e));
+          const o = curveOutcome(curve, th);
+          if (o.solved) {
+            expect(o.solvedAt).not.toBeNull();
+            expect(o.solvedAt!).toBeLessThanOrEqual(o.bestStep!);
+          }
+        },
+      ),
       { numRuns: 200 },
     );
   });
@@ -66,6 +83,10 @@ describe('regularisation schedule', () => {
     expect(scheduleValue({ lambda: 2, start: 10, end: 10 }, 10)).toBe(2);
   });
   it('scales start and end with the run length', () => {
-    expect(scaleSchedule({ lambda: 0.01, start: 5000, end: 50000 }, 0.01)).toEqual({ lambda: 0.01, start: 50, end: 500 });
+    expect(scaleSchedule({ lambda: 0.01, start: 5000, end: 50000 }, 0.01)).toEqual({
+      lambda: 0.01,
+      start: 50,
+      end: 500,
+    });
   });
 });

@@ -111,14 +111,19 @@ for (const backend of ['cpu', 'wasm'] as const) {
         expect(r.diverged!.reason).toMatch(/non-finite/);
         expect(r.iterations).toBe(0);
       }
-      const goodAlone = (await trainReplicas({ replicas: specs(c, good.map((r) => r.seed)) }))!;
+      const goodAlone = (await trainReplicas({
+        replicas: specs(
+          c,
+          good.map((r) => r.seed),
+        ),
+      }))!;
       expect(goodAlone).toEqual(good);
     });
 
     it('rejects replicas that cannot share a batch', async () => {
-      await expect(trainReplicas({ replicas: [...specs(config(), [0]), ...specs(config({ lr: 0.5 }), [1])] })).rejects.toThrow(
-        /must share/,
-      );
+      await expect(
+        trainReplicas({ replicas: [...specs(config(), [0]), ...specs(config({ lr: 0.5 }), [1])] }),
+      ).rejects.toThrow(/must share/);
     });
   });
 }

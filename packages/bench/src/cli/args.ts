@@ -6,7 +6,9 @@ export function parseSeeds(text: string, flag = '--seeds'): number[] {
   const out: number[] = [];
   const seen = new Set<number>();
   const bad = (why: string) =>
-    new UsageError(`${flag} ${JSON.stringify(text)}: ${why}. Use a range '0..99', a seed '7' or a list '1,2,5'.`);
+    new UsageError(
+      `${flag} ${JSON.stringify(text)}: ${why}. Use a range '0..99', a seed '7' or a list '1,2,5'.`,
+    );
   for (const part of String(text).split(',')) {
     const p = part.trim();
     const m = /^(-?\d+)(?:\.\.(-?\d+))?$/.exec(p);
@@ -27,12 +29,18 @@ export function parseSeeds(text: string, flag = '--seeds'): number[] {
 }
 
 /** A comma-separated list of names from a known set. */
-export function parseNames<T extends string>(text: string, known: readonly T[], flag: string, what: string): T[] {
+export function parseNames<T extends string>(
+  text: string,
+  known: readonly T[],
+  flag: string,
+  what: string,
+): T[] {
   const names = String(text)
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s !== '');
-  if (names.length === 0) throw new UsageError(`${flag}: give at least one ${what} (one of ${known.join(', ')}).`);
+  if (names.length === 0)
+    throw new UsageError(`${flag}: give at least one ${what} (one of ${known.join(', ')}).`);
   for (const n of names) {
     if (!known.includes(n as T)) {
       throw new UsageError(`${flag}: unknown ${what} '${n}'. Known: ${known.join(', ')}.`);
@@ -56,7 +64,9 @@ export function checkInt(value: unknown, flag: string, min: number, max = Number
 export function checkNumber(value: unknown, flag: string, min: number, max = Infinity): number {
   const n = typeof value === 'number' ? value : Number(value);
   if (!Number.isFinite(n) || n <= min || n > max) {
-    throw new UsageError(`${flag}: expected a number > ${min}${max < Infinity ? ` and ≤ ${max}` : ''}, got ${JSON.stringify(value)}.`);
+    throw new UsageError(
+      `${flag}: expected a number > ${min}${max < Infinity ? ` and ≤ ${max}` : ''}, got ${JSON.stringify(value)}.`,
+    );
   }
   return n;
 }

@@ -18,7 +18,14 @@ import type { RunArgs } from './run.js';
 import { runCommand } from './run.js';
 import { fastTrainer } from '../fast-trainer.js';
 
-const USAGE_ERRORS = [UsageError, StoreError, TaskConfigError, CsvFormatError, ReportInputError, UnknownModelError];
+const USAGE_ERRORS = [
+  UsageError,
+  StoreError,
+  TaskConfigError,
+  CsvFormatError,
+  ReportInputError,
+  UnknownModelError,
+];
 
 async function guarded(command: string, fn: () => Promise<number> | number): Promise<void> {
   try {
@@ -50,28 +57,56 @@ export async function main(argv: string[]): Promise<void> {
       (y) =>
         y
           .option('preset', { type: 'string', describe: 'Named sweep (see `nalm presets`)' })
-          .option('model', { type: 'string', describe: 'Model(s), comma-separated: nmu, nau, nac-mul, nac, nalu, gated, linear, relu' })
-          .option('op', { type: 'string', describe: 'Operation(s), comma-separated: add, sub, mul, div, squared, root' })
+          .option('model', {
+            type: 'string',
+            describe: 'Model(s), comma-separated: nmu, nau, nac-mul, nac, nalu, gated, linear, relu',
+          })
+          .option('op', {
+            type: 'string',
+            describe: 'Operation(s), comma-separated: add, sub, mul, div, squared, root',
+          })
           .option('seeds', { type: 'string', describe: "Seeds: '0..99', '7' or '1,2,5'" })
           .option('iterations', { type: 'number', describe: 'Training iterations per run' })
           .option('out', { type: 'string', describe: 'Result store directory [default: results/<preset>]' })
           .option('task', { type: 'string', choices: ['static'], describe: 'Task (static arithmetic)' })
           .option('input-size', { type: 'number', describe: 'Input size I [default: 100]' })
           .option('subset', { type: 'number', describe: 'Subset ratio [default: 0.25]' })
-          .option('overlap', { type: 'number', describe: 'Overlap ratio, a fraction of the subset [default: 0.5]' })
+          .option('overlap', {
+            type: 'number',
+            describe: 'Overlap ratio, a fraction of the subset [default: 0.5]',
+          })
           .option('subsets', { type: 'number', describe: 'Number of subsets [default: 2]' })
-          .option('interp', { type: 'string', describe: "Interpolation range: '1,2' or '-6,-2,2,6' [default: 1,2]" })
-          .option('extrap', { type: 'string', describe: "Extrapolation range [default: 2,6]" })
+          .option('interp', {
+            type: 'string',
+            describe: "Interpolation range: '1,2' or '-6,-2,2,6' [default: 1,2]",
+          })
+          .option('extrap', { type: 'string', describe: 'Extrapolation range [default: 2,6]' })
           .option('simple', { type: 'boolean', describe: 'The simple variant (I = 4)' })
           .option('hidden', { type: 'number', describe: 'Hidden width [default: 2]' })
           .option('batch', { type: 'number', describe: 'Batch size [default: 128]' })
           .option('lr', { type: 'number', describe: 'Adam learning rate [default: 1e-3]' })
           .option('eval-every', { type: 'number', describe: 'Evaluate every N iterations [default: 1000]' })
-          .option('schedule', { type: 'string', describe: "Sparsity schedule: paper, scaled, none or 'LAMBDA,START,END'" })
-          .option('engine', { type: 'string', describe: 'auto (fused path where supported), fast or tfjs [default: auto]' })
-          .option('backend', { type: 'string', describe: 'tfjs backend for the tfjs engine: wasm or cpu [default: wasm]' })
-          .option('max-replicas', { type: 'number', describe: 'Most seeds trained in one batch [default: 100]' })
-          .option('report', { type: 'boolean', default: true, describe: 'Write the report when done (--no-report to skip)' })
+          .option('schedule', {
+            type: 'string',
+            describe: "Sparsity schedule: paper, scaled, none or 'LAMBDA,START,END'",
+          })
+          .option('engine', {
+            type: 'string',
+            describe: 'auto (fused path where supported), fast or tfjs [default: auto]',
+          })
+          .option('backend', {
+            type: 'string',
+            describe: 'tfjs backend for the tfjs engine: wasm or cpu [default: wasm]',
+          })
+          .option('max-replicas', {
+            type: 'number',
+            describe: 'Most seeds trained in one batch [default: 100]',
+          })
+          .option('report', {
+            type: 'boolean',
+            default: true,
+            describe: 'Write the report when done (--no-report to skip)',
+          })
           .option('quiet', { type: 'boolean', describe: 'No progress output' })
           .example('$0 run --preset quick', 'the quick look (< 5 minutes)')
           .example('$0 run --model nmu --op mul --seeds 0..9 --iterations 50000', 'an explicit grid'),
@@ -82,13 +117,29 @@ export async function main(argv: string[]): Promise<void> {
       'Success rates with confidence intervals from result stores or a stable-nalu per-run CSV',
       (y) =>
         y
-          .positional('inputs', { type: 'string', array: true, describe: 'Result store directories, records .jsonl or .csv files' })
-          .option('paper-compat', { type: 'boolean', describe: "Reproduce the published analysis' statistics and thresholds" })
-          .option('format', { type: 'string', describe: `Comma-separated: ${REPORT_FORMATS.join(', ')} [default: md]` })
+          .positional('inputs', {
+            type: 'string',
+            array: true,
+            describe: 'Result store directories, records .jsonl or .csv files',
+          })
+          .option('paper-compat', {
+            type: 'boolean',
+            describe: "Reproduce the published analysis' statistics and thresholds",
+          })
+          .option('format', {
+            type: 'string',
+            describe: `Comma-separated: ${REPORT_FORMATS.join(', ')} [default: md]`,
+          })
           .option('out', { type: 'string', describe: 'Write files into this directory instead of printing' })
-          .option('from', { type: 'string', describe: 'Input kind: nalm or stable-nalu [default: by file extension]' })
+          .option('from', {
+            type: 'string',
+            describe: 'Input kind: nalm or stable-nalu [default: by file extension]',
+          })
           .example('$0 report results/quick', 'print the markdown table')
-          .example('$0 report sft-last.csv --from stable-nalu --paper-compat --format csv', 'the published summary'),
+          .example(
+            '$0 report sft-last.csv --from stable-nalu --paper-compat --format csv',
+            'the published summary',
+          ),
       (a) => guarded('report', () => reportCommand(a as unknown as ReportArgs)),
     )
     .command(
@@ -102,7 +153,9 @@ export async function main(argv: string[]): Promise<void> {
     .recommendCommands()
     .fail((msg, err) => {
       if (err && !msg) throw err;
-      process.stderr.write(`nalm: ${msg ?? err?.message}\nRun \`nalm --help\` or \`nalm <command> --help\` for the options.\n`);
+      process.stderr.write(
+        `nalm: ${msg ?? err?.message}\nRun \`nalm --help\` or \`nalm <command> --help\` for the options.\n`,
+      );
       process.exit(2);
     })
     .help()

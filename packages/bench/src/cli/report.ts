@@ -6,7 +6,13 @@ import { diskThresholdCache } from '../node/threshold-cache.js';
 import type { InputFormat } from '../report/load.js';
 import { detectFormat, loadRecords, loadStableNalu } from '../report/load.js';
 import type { Report } from '../report/report.js';
-import { formatJson, formatLatex, formatMarkdown, reportFromRecords, reportFromStableNalu } from '../report/report.js';
+import {
+  formatJson,
+  formatLatex,
+  formatMarkdown,
+  reportFromRecords,
+  reportFromStableNalu,
+} from '../report/report.js';
 import { formatPerRunCsv, formatSummaryCsv } from '../report/stable-nalu.js';
 import { parseNames } from './args.js';
 import { UsageError } from './errors.js';
@@ -31,7 +37,11 @@ export interface ReportArgs {
 }
 
 /** The text of one format. `runs` (per-run CSV in stable-nalu's layout) needs nalm records. */
-export function renderReport(report: Report, records: readonly RunRecord[] | null, format: ReportFormat): string {
+export function renderReport(
+  report: Report,
+  records: readonly RunRecord[] | null,
+  format: ReportFormat,
+): string {
   switch (format) {
     case 'md':
       return formatMarkdown(report);
@@ -48,7 +58,8 @@ export function renderReport(report: Report, records: readonly RunRecord[] | nul
         })),
       );
     case 'runs':
-      if (!records) throw new UsageError('--format runs: per-run CSV export needs nalm result stores as input.');
+      if (!records)
+        throw new UsageError('--format runs: per-run CSV export needs nalm result stores as input.');
       return formatPerRunCsv(records);
   }
 }
@@ -69,13 +80,16 @@ export function writeReportFiles(
 
 export async function reportCommand(args: ReportArgs): Promise<number> {
   if (args.inputs.length === 0) {
-    throw new UsageError('give at least one result store directory, records .jsonl file or stable-nalu .csv file.');
+    throw new UsageError(
+      'give at least one result store directory, records .jsonl file or stable-nalu .csv file.',
+    );
   }
   const formats = parseNames<ReportFormat>(args.format ?? 'md', REPORT_FORMATS, '--format', 'format');
   let from: InputFormat;
   if (args.from === undefined) {
     const kinds = new Set(args.inputs.map(detectFormat));
-    if (kinds.size > 1) throw new UsageError('inputs mix nalm stores and CSV files; report them separately or pass --from.');
+    if (kinds.size > 1)
+      throw new UsageError('inputs mix nalm stores and CSV files; report them separately or pass --from.');
     from = [...kinds][0]!;
   } else if (args.from === 'nalm' || args.from === 'stable-nalu') from = args.from;
   else throw new UsageError(`--from: use nalm or stable-nalu, got '${args.from}'.`);
@@ -87,7 +101,8 @@ export async function reportCommand(args: ReportArgs): Promise<number> {
     report = reportFromStableNalu(loadStableNalu(args.inputs), { paperCompat });
   } else {
     const loaded = loadRecords(args.inputs);
-    for (const p of loaded.problems) process.stderr.write(`nalm: warning: ${p.file}:${p.line}: ${p.reason} (skipped)\n`);
+    for (const p of loaded.problems)
+      process.stderr.write(`nalm: warning: ${p.file}:${p.line}: ${p.reason} (skipped)\n`);
     if (loaded.records.length === 0) throw new UsageError(`no records found in ${args.inputs.join(', ')}.`);
     records = loaded.records;
     report = reportFromRecords(records, { paperCompat, thresholdCache: diskThresholdCache() });

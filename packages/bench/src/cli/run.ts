@@ -69,14 +69,21 @@ export function resolveRun(args: RunArgs): { name: string; configs: RunConfig[];
     );
   }
   const p: Preset = { ...base, task: { ...base.task } };
-  if (args.model !== undefined) p.models = parseNames(args.model, listModels().map((m) => m.name), '--model', 'model');
+  if (args.model !== undefined)
+    p.models = parseNames(
+      args.model,
+      listModels().map((m) => m.name),
+      '--model',
+      'model',
+    );
   if (args.op !== undefined) p.ops = parseNames<Op>(args.op, OPS, '--op', 'operation');
   if (args.iterations !== undefined) p.iterations = checkInt(args.iterations, '--iterations', 1);
   if (args.hidden !== undefined) p.hidden = checkInt(args.hidden, '--hidden', 1, 4096);
   if (args.batch !== undefined) p.batch = checkInt(args.batch, '--batch', 1, 1_000_000);
   if (args.lr !== undefined) p.lr = checkNumber(args.lr, '--lr', 0);
   if (args['eval-every'] !== undefined) p.evalEvery = checkInt(args['eval-every'], '--eval-every', 1);
-  if (args['input-size'] !== undefined) p.task.inputSize = checkInt(args['input-size'], '--input-size', 1, 100_000);
+  if (args['input-size'] !== undefined)
+    p.task.inputSize = checkInt(args['input-size'], '--input-size', 1, 100_000);
   if (args.subset !== undefined) p.task.subsetRatio = checkNumber(args.subset, '--subset', 0, 1);
   if (args.overlap !== undefined) p.task.overlapRatio = Number(args.overlap);
   if (args.subsets !== undefined) p.task.numSubsets = checkInt(args.subsets, '--subsets', 1);
@@ -112,7 +119,8 @@ export function resolveRun(args: RunArgs): { name: string; configs: RunConfig[];
       scheduleOverride = { lambda: parts[0]!, start: parts[1]!, end: parts[2]! };
     }
   }
-  const seeds = args.seeds !== undefined ? parseSeeds(String(args.seeds)) : Array.from({ length: p.seeds }, (_, i) => i);
+  const seeds =
+    args.seeds !== undefined ? parseSeeds(String(args.seeds)) : Array.from({ length: p.seeds }, (_, i) => i);
   let configs: RunConfig[];
   try {
     configs = expandPreset(p);
@@ -135,7 +143,8 @@ function getPresetOrUsage(name: string): Preset {
 
 function parseEngine(v: string | undefined): Engine {
   const e = v ?? 'auto';
-  if (e !== 'auto' && e !== 'fast' && e !== 'tfjs') throw new UsageError(`--engine: use auto, fast or tfjs, got '${e}'.`);
+  if (e !== 'auto' && e !== 'fast' && e !== 'tfjs')
+    throw new UsageError(`--engine: use auto, fast or tfjs, got '${e}'.`);
   return e;
 }
 
@@ -189,7 +198,8 @@ export async function runCommand(args: RunArgs, fast?: FastTrainer): Promise<num
   const { name, configs, seeds } = resolveRun(args);
   const engine = parseEngine(args.engine);
   const backend = parseBackend(args.backend);
-  const maxReplicas = args['max-replicas'] !== undefined ? checkInt(args['max-replicas'], '--max-replicas', 1) : undefined;
+  const maxReplicas =
+    args['max-replicas'] !== undefined ? checkInt(args['max-replicas'], '--max-replicas', 1) : undefined;
   const out = args.out ?? join('results', name);
   const store = openStore(out, { create: true, nalmVersion: NALM_VERSION });
   const existing = store.read();
@@ -201,7 +211,9 @@ export async function runCommand(args: RunArgs, fast?: FastTrainer): Promise<num
   const onSignal = (sig: string) => {
     if (stop) process.exit(130);
     stop = true;
-    process.stderr.write(`\nnalm: ${sig} — stopping after the current evaluation; finished runs are kept. (Again to quit now.)\n`);
+    process.stderr.write(
+      `\nnalm: ${sig} — stopping after the current evaluation; finished runs are kept. (Again to quit now.)\n`,
+    );
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -228,7 +240,9 @@ export async function runCommand(args: RunArgs, fast?: FastTrainer): Promise<num
     return 130;
   }
   if (args.quiet !== true) {
-    process.stderr.write(`nalm: trained ${result.trained} run(s) in ${seconds.toFixed(1)} s (${result.skipped} already done) → ${out}\n`);
+    process.stderr.write(
+      `nalm: trained ${result.trained} run(s) in ${seconds.toFixed(1)} s (${result.skipped} already done) → ${out}\n`,
+    );
   }
   if (args.report !== false) {
     const { records } = store.read();

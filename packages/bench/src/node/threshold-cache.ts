@@ -20,7 +20,8 @@ export function diskThresholdCache(dir = cacheDir()): ThresholdCache {
   try {
     const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
     if (parsed && typeof parsed === 'object') {
-      for (const [k, v] of Object.entries(parsed)) if (typeof v === 'number' && Number.isFinite(v)) entries[k] = v;
+      for (const [k, v] of Object.entries(parsed))
+        if (typeof v === 'number' && Number.isFinite(v)) entries[k] = v;
     }
   } catch {
     entries = {}; // missing or unreadable: it is only a cache

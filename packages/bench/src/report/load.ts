@@ -28,7 +28,9 @@ export function loadRecords(paths: readonly string[]): { records: RunRecord[]; p
     try {
       st = statSync(path);
     } catch {
-      throw new ReportInputError(`${path}: no such file or directory. Pass a result store directory (nalm run --out DIR) or a records .jsonl file.`);
+      throw new ReportInputError(
+        `${path}: no such file or directory. Pass a result store directory (nalm run --out DIR) or a records .jsonl file.`,
+      );
     }
     const result = st.isDirectory() ? openStore(path).read() : readRecordsFile(path);
     if (result.records.length === 0 && result.problems.length > 0) {
@@ -49,7 +51,9 @@ export function loadStableNalu(paths: readonly string[]): StableNaluRun[] {
     try {
       text = readFileSync(path, 'utf8');
     } catch (e) {
-      throw new ReportInputError(`${path}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}).`);
+      throw new ReportInputError(
+        `${path}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}).`,
+      );
     }
     runs.push(...parseStableNaluCsv(text, path));
   }
