@@ -4,7 +4,6 @@
  * binary). The wasm module loads its .wasm file from node_modules in Node.
  */
 import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-wasm';
 
 export type BackendName = 'wasm' | 'cpu';
 
@@ -12,13 +11,19 @@ export type BackendName = 'wasm' | 'cpu';
  * Select a backend (default wasm), falling back to cpu with a warning if wasm cannot start.
  * Returns the backend actually in use.
  */
-export async function initBackend(preferred: BackendName = 'wasm', warn = console.warn): Promise<BackendName> {
+export async function initBackend(
+  preferred: BackendName = 'wasm',
+  warn = console.warn,
+): Promise<BackendName> {
   if (preferred !== 'wasm' && preferred !== 'cpu') {
     throw new Error(`initBackend: unknown backend '${String(preferred)}'. Use 'wasm' or 'cpu'.`);
   }
   if (tf.getBackend() === preferred) return preferred;
   let ok = false;
   try {
+    // Loaded on demand: importing @nalm/units must not register wasm as the preferred backend,
+    // or the first tf call made before initBackend() would find it uninitialised.
+    if (preferred === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
     ok = await tf.setBackend(preferred);
   } catch {
     ok = false;

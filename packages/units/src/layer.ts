@@ -23,6 +23,21 @@ export interface UnitLayerBaseArgs extends LayerArgs {
 export type UnitLayerArgs<O extends object> = UnitLayerBaseArgs & Partial<O>;
 
 const LAYER_KEYS = new Set(['units', 'seed', 'regularization']);
+/**
+ * The arguments tfjs's own Layer accepts (`LayerArgs`), plus `customObjects`, which tfjs adds to a
+ * config it deserialises; anything else must be a unit option.
+ */
+const TFJS_LAYER_KEYS = new Set([
+  'customObjects',
+  'inputShape',
+  'batchInputShape',
+  'batchSize',
+  'dtype',
+  'name',
+  'trainable',
+  'weights',
+  'inputDType',
+]);
 
 export class UnitLayer<O extends object = object> extends tf.layers.Layer {
   readonly def: UnitDef<O>;
@@ -37,13 +52,21 @@ export class UnitLayer<O extends object = object> extends tf.layers.Layer {
     const layerArgs: Record<string, unknown> = {};
     const unitOpts: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(args ?? {})) {
-      if (k in def.defaults) unitOpts[k] = v;
-      else if (!LAYER_KEYS.has(k)) layerArgs[k] = v;
+      if (TFJS_LAYER_KEYS.has(k)) layerArgs[k] = v;
+      // Unknown keys go to the unit's options, where resolveOptions rejects them by name (tfjs's
+      // Layer would silently ignore a misspelt option such as `gatebias`).
+      else if (!LAYER_KEYS.has(k)) unitOpts[k] = v;
     }
     super(layerArgs as LayerArgs);
     this.def = def;
     this.options = resolveOptions(def, unitOpts as Partial<O>);
-    const units = args?.units ?? def.outputSize?.({ inputSize: 1, units: 1 }, this.options);
+    const fixed = def.outputSize?.({ inputSize: 1, units: 1 }, this.options);
+    if (fixed !== undefined && args?.units !== undefined && args.units !== fixed) {
+      throw new Error(
+        `${def.className}: this unit always has ${fixed} outputs; omit 'units' (got ${String(args.units)}).`,
+      );
+    }
+    const units = args?.units ?? fixed;
     if (units === undefined || !Number.isInteger(units) || units < 1) {
       throw new Error(`${def.className}: 'units' must be a positive integer, got ${String(args?.units)}.`);
     }
@@ -55,7 +78,9 @@ export class UnitLayer<O extends object = object> extends tf.layers.Layer {
     this.regularization = { ...(args?.regularization ?? {}) };
     for (const [name, w] of Object.entries(this.regularization)) {
       if (!Number.isFinite(w) || w < 0) {
-        throw new Error(`${def.className}: regularization weight '${name}' must be a finite number >= 0, got ${w}.`);
+        throw new Error(
+          `${def.className}: regularization weight '${name}' must be a finite number >= 0, got ${w}.`,
+        );
       }
     }
   }
@@ -75,6 +100,15 @@ export class UnitLayer<O extends object = object> extends tf.layers.Layer {
       const v = this.addWeight(spec.name, spec.shape, 'float32', tf.initializers.zeros());
       v.write(initial[spec.name]!);
       this.unitVars[spec.name] = v;
+    }
+    // Name check now rather than at the first loss evaluation inside fit.
+    const known = tf.tidy(() => Object.keys(this.def.regularizers?.(initial, this.options) ?? {}));
+    for (const name of Object.keys(this.regularization)) {
+      if (!known.includes(name)) {
+        throw new Error(
+          `${this.def.className}: no regulariser named '${name}'. This unit has: ${known.join(', ') || '(none)'}.`,
+        );
+      }
     }
     tf.dispose(Object.values(initial));
     if (Object.values(this.regularization).some((w) => w > 0)) {
@@ -137,7 +171,8 @@ export class UnitLayer<O extends object = object> extends tf.layers.Layer {
 
   /** max over effective weights of min(|w|, |1 − |w||). */
   sparsityError(): number {
-    return tf.tidy(() => sparsityErrorOf(Object.values(this.def.effectiveWeights(this.params(), this.options))))
+    return tf
+      .tidy(() => sparsityErrorOf(Object.values(this.def.effectiveWeights(this.params(), this.options))))
       .dataSync()[0]!;
   }
 

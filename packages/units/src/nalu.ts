@@ -35,7 +35,10 @@ export const naluDef: UnitDef<NaluOptions> = {
       { name: 'M_hat', shape: [inputSize, units] },
     ];
     if (opts.separateWeights) {
-      specs.push({ name: 'W_hat_m', shape: [inputSize, units] }, { name: 'M_hat_m', shape: [inputSize, units] });
+      specs.push(
+        { name: 'W_hat_m', shape: [inputSize, units] },
+        { name: 'M_hat_m', shape: [inputSize, units] },
+      );
     }
     specs.push({ name: 'G', shape: [inputSize, units] });
     if (opts.gateBias) specs.push({ name: 'gate_bias', shape: [units] });

@@ -19,7 +19,9 @@ export interface NauOptions {
 
 export function validateRegOptions(className: string, o: NauOptions): void {
   if (o.regularizer !== 'linear' && o.regularizer !== 'squared') {
-    throw new Error(`${className}: option 'regularizer' must be 'linear' or 'squared', got '${o.regularizer}'.`);
+    throw new Error(
+      `${className}: option 'regularizer' must be 'linear' or 'squared', got '${o.regularizer}'.`,
+    );
   }
   if (o.oobMode !== 'clip' && o.oobMode !== 'regularized') {
     throw new Error(`${className}: option 'oobMode' must be 'clip' or 'regularized', got '${o.oobMode}'.`);
@@ -45,7 +47,8 @@ export const nauDef: UnitDef<NauOptions> = {
     checkInput('NAU', x, p.W!);
     return tf.matMul(x, tf.clipByValue(p.W!, -1, 1));
   },
-  constrain: (p, opts): Record<string, tf.Tensor> => (opts.oobMode === 'clip' ? { W: tf.clipByValue(p.W!, -1, 1) } : {}),
+  constrain: (p, opts): Record<string, tf.Tensor> =>
+    opts.oobMode === 'clip' ? { W: tf.clipByValue(p.W!, -1, 1) } : {},
   regularizers(p, opts) {
     const a = tf.abs(p.W!);
     const sparsity =

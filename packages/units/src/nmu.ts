@@ -31,7 +31,8 @@ export const nmuDef: UnitDef<NmuOptions> = {
     checkInput('NMU', x, p.W!);
     return nmuProduct(x, p.W!);
   },
-  constrain: (p, opts): Record<string, tf.Tensor> => (opts.oobMode === 'clip' ? { W: tf.clipByValue(p.W!, 0, 1) } : {}),
+  constrain: (p, opts): Record<string, tf.Tensor> =>
+    opts.oobMode === 'clip' ? { W: tf.clipByValue(p.W!, 0, 1) } : {},
   regularizers(p, opts) {
     const w = p.W!;
     const sparsity =

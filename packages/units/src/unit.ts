@@ -125,7 +125,9 @@ export function checkInput(className: string, x: tf.Tensor, weight: tf.Tensor, w
       replicas === null
         ? 'Pass a rank-2 tensor [batch, features].'
         : 'With replicated parameters the input needs the same leading replica axis.';
-    throw new Error(`${className}: expected input of shape ${want}, received ${got} (rank ${x.rank}). ${fix}`);
+    throw new Error(
+      `${className}: expected input of shape ${want}, received ${got} (rank ${x.rank}). ${fix}`,
+    );
   }
   if (x.shape[x.rank - 1] !== inputSize || (replicas !== null && x.shape[0] !== replicas)) {
     throw new Error(

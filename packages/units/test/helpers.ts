@@ -1,0 +1,141 @@
+/**
+ * Shared test helpers: plain float64 reference implementations of every unit (written from
+ * shared/spec/units.md, independently of src/), tensor ↔ nested-array conversion and parameter
+ * stacking for the replica axis.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Params, UnitDef } from '../src/index.js';
+import type { Rng } from '../src/index.js';
+import { initParams } from '../src/index.js';
+
+export type Mat = number[][];
+
+/** Values of a rank-2 tensor as nested float64 arrays. */
+export function toMat(t: tf.Tensor): Mat {
+  return t.arraySync() as Mat;
+}
+
+/** A seeded [rows, cols] matrix with entries U[lo, hi). */
+export function randMat(rng: Rng, rows: number, cols: number, lo: number, hi: number): Mat {
+  return Array.from({ length: rows }, () => Array.from({ length: cols }, () => rng.uniform(lo, hi)));
+}
+
+/** Round a nested array to float32 so a float64 reference sees exactly the values tfjs sees. */
+export function f32(m: Mat): Mat {
+  return m.map((r) => r.map((v) => Math.fround(v)));
+}
+
+export function matMul(a: Mat, b: Mat): Mat {
+  const inner = b.length;
+  const cols = b[0]!.length;
+  return a.map((row) => {
+    if (row.length !== inner) throw new Error('matMul: shape mismatch');
+    return Array.from({ length: cols }, (_, j) => row.reduce((s, v, k) => s + v * b[k]![j]!, 0));
+  });
+}
+
+const map2 = (a: Mat, f: (v: number, i: number, j: number) => number): Mat =>
+  a.map((r, i) => r.map((v, j) => f(v, i, j)));
+const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));
+
+/** Float64 references of the forward formulas in units.md. */
+export const ref = {
+  nacW: (wHat: Mat, mHat: Mat): Mat => map2(wHat, (v, i, j) => Math.tanh(v) * sigmoid(mHat[i]![j]!)),
+  nac: (p: Record<string, Mat>, x: Mat): Mat => matMul(x, ref.nacW(p.W_hat!, p.M_hat!)),
+  mulNac: (p: Record<string, Mat>, x: Mat, eps = 1e-7): Mat =>
+    map2(
+      matMul(
+        map2(x, (v) => Math.log(Math.abs(v) + eps)),
+        ref.nacW(p.W_hat!, p.M_hat!),
+      ),
+      Math.exp,
+    ),
+  nalu: (p: Record<string, Mat>, x: Mat, separate: boolean, eps = 1e-7): Mat => {
+    const a = ref.nac(p, x);
+    const m = ref.mulNac(separate ? { W_hat: p.W_hat_m!, M_hat: p.M_hat_m! } : p, x, eps);
+    const logits = matMul(x, p.G!);
+    const bias = p.gate_bias?.[0];
+    return map2(a, (av, b, o) => {
+      const g = sigmoid(logits[b]![o]! + (bias ? bias[o]! : 0));
+      return g * av + (1 - g) * m[b]![o]!;
+    });
+  },
+  nau: (p: Record<string, Mat>, x: Mat): Mat =>
+    matMul(
+      x,
+      map2(p.W!, (v) => Math.min(1, Math.max(-1, v))),
+    ),
+  nmu: (p: Record<string, Mat>, x: Mat): Mat =>
+    x.map((row) =>
+      p.W![0]!.map((_, o) => row.reduce((prod, xi, i) => prod * (p.W![i]![o]! * xi + 1 - p.W![i]![o]!), 1)),
+    ),
+  /** NSR: returns [y, 1 − y] per row. */
+  nsr: (p: Record<string, Mat>, x: Mat, zeta = 1): Mat => {
+    const softmaxCols = (v: Mat): Mat => {
+      const cols = v[0]!.length;
+      const out = v.map((r) => r.slice());
+      for (let c = 0; c < cols; c++) {
+        const mx = Math.max(...v.map((r) => r[c]!));
+        const e = v.map((r) => Math.exp(r[c]! - mx));
+        const s = e.reduce((a, b) => a + b, 0);
+        e.forEach((ev, i) => (out[i]![c] = ev / s));
+      }
+      return out;
+    };
+    const o1 = matMul(x, softmaxCols(p.V1!));
+    const o2 = matMul(x, softmaxCols(p.V2!));
+    return o1.map((row, b) => {
+      let u = p.b![0]![0]!;
+      row.forEach((v, r) => {
+        const s = Math.tanh(zeta * (v - o2[b]![r]!));
+        const q = 1 - 2 * s * s;
+        u += s * p.W_sign![r]![0]! + q * p.W_zero![r]![0]!;
+      });
+      const y = sigmoid(u);
+      return [y, 1 - y];
+    });
+  },
+};
+
+/** Parameters as nested arrays; rank-1 parameters become a single row. */
+export function paramsToMats(p: Params): Record<string, Mat> {
+  const out: Record<string, Mat> = {};
+  for (const [k, t] of Object.entries(p)) out[k] = t.rank === 1 ? [t.arraySync() as number[]] : toMat(t);
+  return out;
+}
+
+/** Stack several parameter sets along a new leading replica axis. */
+export function stackParams(sets: readonly Params[]): Record<string, tf.Tensor> {
+  const out: Record<string, tf.Tensor> = {};
+  for (const k of Object.keys(sets[0]!)) out[k] = tf.stack(sets.map((s) => s[k]!));
+  return out;
+}
+
+/** initParams with a default shape and seed, typed loosely for tables of units. */
+export function params(
+  def: UnitDef<never>,
+  inputSize: number,
+  units: number,
+  opts: object,
+  seed: number,
+): Record<string, tf.Tensor> {
+  return initParams(def, { inputSize, units }, opts as never, seed);
+}
+
+/** Bit patterns of float32 data, so that `toEqual` means bitwise equality (NaN and −0 included). */
+export function bits(t: tf.Tensor): Uint32Array {
+  const d = t.dataSync() as Float32Array;
+  return new Uint32Array(d.buffer.slice(d.byteOffset, d.byteOffset + d.byteLength));
+}
+
+/** Max |a − b| / max(1, |b|) over two equally shaped nested arrays. */
+export function maxRelErr(a: Mat, b: Mat): number {
+  let worst = 0;
+  a.forEach((row, i) =>
+    row.forEach((v, j) => {
+      const w = b[i]![j]!;
+      worst = Math.max(worst, Math.abs(v - w) / Math.max(1, Math.abs(w)));
+    }),
+  );
+  return worst;
+}
