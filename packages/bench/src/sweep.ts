@@ -34,6 +34,29 @@ export interface FastTrainer {
   train(opts: TrainReplicasOptions): Promise<RunRecord[] | null>;
 }
 
+/** Runs one batch (in this thread, or on a worker) and returns its records, or null if stopped. */
+export type BatchExecutor = (
+  batch: SweepBatch,
+  onProgress: (p: TrainProgress) => void,
+) => Promise<RunRecord[] | null>;
+
+/** Which of N shards a (configuration, seed) cell belongs to: a stable hash, so every machine agrees. */
+export function shardOf(key: string, seed: number, count: number): number {
+  const s = `${key}:${seed}`;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % count;
+}
+
+export interface Shard {
+  /** 0-based shard index, 0 ≤ index < count. */
+  index: number;
+  count: number;
+}
+
 export interface SweepOptions {
   configs: readonly RunConfig[];
   seeds: readonly number[];
@@ -41,8 +64,16 @@ export interface SweepOptions {
   /** 'auto' (default): the fused path where it supports the model, tfjs elsewhere. */
   engine?: Engine;
   fast?: FastTrainer;
-  /** Most replicas trained in one batch (default 100). */
+  /** Most replicas trained in one tfjs batch (default 100; bigger batches amortise per-op overhead). */
   maxReplicas?: number;
+  /** Most replicas in one fused-path batch (default 10: small batches spread evenly over workers). */
+  maxFastReplicas?: number;
+  /** Train only this shard of the grid (see `shardOf`). */
+  shard?: Shard;
+  /** Where batches run (default: in this thread, one at a time). */
+  executor?: BatchExecutor;
+  /** Batches run at once with `executor` (default 1). */
+  concurrency?: number;
   thresholdCache?: ThresholdCache;
   onEvent?: (e: SweepEvent) => void;
   /** Polled after every evaluation; true stops the sweep (finished batches are already stored). */
@@ -52,15 +83,18 @@ export interface SweepOptions {
 export interface SweepResult {
   trained: number;
   skipped: number;
+  /** Cells of the grid left to other shards. */
+  otherShards: number;
   interrupted: boolean;
 }
 
 /** Group pending cells into batches of compatible replicas (same `batchKey`), in grid order. */
 export function planBatches(
   cells: readonly ReplicaSpec[],
-  maxReplicas: number,
+  maxReplicas: number | ((engine: 'fast' | 'tfjs') => number),
   engineOf: (c: RunConfig) => 'fast' | 'tfjs',
 ): SweepBatch[] {
+  const max = typeof maxReplicas === 'number' ? () => maxReplicas : maxReplicas;
   const groups = new Map<string, ReplicaSpec[]>();
   for (const cell of cells) {
     const k = `${engineOf(cell.config)}|${batchKey(cell.config)}`;
@@ -70,8 +104,9 @@ export function planBatches(
   }
   const batches: SweepBatch[] = [];
   for (const group of groups.values()) {
-    for (let i = 0; i < group.length; i += maxReplicas) {
-      const replicas = group.slice(i, i + maxReplicas);
+    const size = max(engineOf(group[0]!.config));
+    for (let i = 0; i < group.length; i += size) {
+      const replicas = group.slice(i, i + size);
       batches.push({ index: 0, count: 0, replicas, engine: engineOf(replicas[0]!.config) });
     }
   }
@@ -81,7 +116,6 @@ export function planBatches(
 
 export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
   const engine = opts.engine ?? 'auto';
-  const maxReplicas = opts.maxReplicas ?? 100;
   if (engine === 'fast' && !opts.fast)
     throw new Error("engine 'fast' requested but no fused trainer is available");
   const engineOf = (c: RunConfig): 'fast' | 'tfjs' => {
@@ -92,14 +126,32 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
     }
     return 'tfjs';
   };
+  const shard = opts.shard;
+  if (
+    shard &&
+    !(
+      Number.isInteger(shard.count) &&
+      shard.count >= 1 &&
+      Number.isInteger(shard.index) &&
+      shard.index >= 0 &&
+      shard.index < shard.count
+    )
+  ) {
+    throw new Error(`shard ${shard.index}/${shard.count}: the index must be an integer from 0 to count − 1`);
+  }
 
   const done = opts.store.doneKeys();
   const cells: ReplicaSpec[] = [];
   let skipped = 0;
+  let otherShards = 0;
   for (const config of opts.configs) {
     const key = configKey(config);
     let threshold: number | null = null;
     for (const seed of opts.seeds) {
+      if (shard && shardOf(key, seed, shard.count) !== shard.index) {
+        otherShards++;
+        continue;
+      }
       if (done.has(recordId(key, seed))) {
         skipped++;
         continue;
@@ -108,7 +160,11 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
       cells.push({ config, seed, threshold });
     }
   }
-  const batches = planBatches(cells, maxReplicas, engineOf);
+  const batches = planBatches(
+    cells,
+    (e) => (e === 'fast' ? (opts.maxFastReplicas ?? 10) : (opts.maxReplicas ?? 100)),
+    engineOf,
+  );
   opts.onEvent?.({
     type: 'plan',
     cells: cells.length + skipped,
@@ -117,22 +173,39 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
     batches: batches.length,
   });
 
-  let trained = 0;
-  for (const batch of batches) {
-    opts.onEvent?.({ type: 'batch-start', batch });
-    const started = Date.now();
+  const inProcess: BatchExecutor = (batch, onProgress) => {
     const trainOpts: TrainReplicasOptions = {
       replicas: batch.replicas,
-      onProgress: (progress) => opts.onEvent?.({ type: 'progress', batch, progress }),
+      onProgress,
       shouldStop: opts.shouldStop,
     };
-    const records =
-      batch.engine === 'fast' ? await opts.fast!.train(trainOpts) : await trainReplicas(trainOpts);
-    if (records === null) return { trained, skipped, interrupted: true };
-    opts.store.appendMany(records);
-    trained += records.length;
-    opts.onEvent?.({ type: 'batch-done', batch, records, seconds: (Date.now() - started) / 1000 });
-    if (opts.shouldStop?.()) return { trained, skipped, interrupted: true };
-  }
-  return { trained, skipped, interrupted: false };
+    return batch.engine === 'fast' ? opts.fast!.train(trainOpts) : trainReplicas(trainOpts);
+  };
+  const execute = opts.executor ?? inProcess;
+  const concurrency = Math.max(1, opts.executor ? (opts.concurrency ?? 1) : 1);
+
+  let trained = 0;
+  let interrupted = false;
+  let next = 0;
+  // A fixed number of lanes each take the next batch; records are stored as each batch finishes.
+  const lane = async () => {
+    while (!interrupted && next < batches.length) {
+      const batch = batches[next++]!;
+      opts.onEvent?.({ type: 'batch-start', batch });
+      const started = Date.now();
+      const records = await execute(batch, (progress) =>
+        opts.onEvent?.({ type: 'progress', batch, progress }),
+      );
+      if (records === null) {
+        interrupted = true;
+        return;
+      }
+      opts.store.appendMany(records);
+      trained += records.length;
+      opts.onEvent?.({ type: 'batch-done', batch, records, seconds: (Date.now() - started) / 1000 });
+      if (opts.shouldStop?.()) interrupted = true;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, Math.max(1, batches.length)) }, lane));
+  return { trained, skipped, otherShards, interrupted };
 }

@@ -106,7 +106,7 @@ describe('nalm CLI: bad input → a message naming the problem and exit code 2',
   });
 });
 
-describe('nalm run: resume after kill -9', () => {
+describe.each([1, 2])('nalm run --workers %i: resume after kill -9', (workers) => {
   it('loses no finished record and duplicates none', async () => {
     const out = join(tmp(), 'store');
     const args = [
@@ -126,6 +126,8 @@ describe('nalm run: resume after kill -9', () => {
       '100',
       '--max-replicas',
       '1',
+      '--workers',
+      String(workers),
       '--engine',
       'tfjs',
       '--backend',

@@ -16,6 +16,8 @@ import type { ReportArgs } from './report.js';
 import { REPORT_FORMATS, reportCommand } from './report.js';
 import type { RunArgs } from './run.js';
 import { runCommand } from './run.js';
+import type { MergeArgs } from './merge.js';
+import { mergeCommand } from './merge.js';
 import { fastTrainer } from '../fast-trainer.js';
 
 const USAGE_ERRORS = [
@@ -102,6 +104,14 @@ export async function main(argv: string[]): Promise<void> {
             type: 'number',
             describe: 'Most seeds trained in one batch [default: 100]',
           })
+          .option('workers', {
+            type: 'number',
+            describe: 'Worker threads training batches in parallel [default: number of cores]',
+          })
+          .option('shard', {
+            type: 'string',
+            describe: 'Train only shard K of N of the (configuration, seed) grid, K from 0 (e.g. 2/8)',
+          })
           .option('report', {
             type: 'boolean',
             default: true,
@@ -141,6 +151,24 @@ export async function main(argv: string[]): Promise<void> {
             'the published summary',
           ),
       (a) => guarded('report', () => reportCommand(a as unknown as ReportArgs)),
+    )
+    .command(
+      'merge <sources..>',
+      'Combine result stores (shards, machines) into one; duplicates are detected, conflicts reported',
+      (y) =>
+        y
+          .positional('sources', {
+            type: 'string',
+            array: true,
+            describe: 'Result store directories or records .jsonl files',
+          })
+          .option('out', {
+            type: 'string',
+            describe: 'The store to merge into (created if missing)',
+            demandOption: true,
+          })
+          .example('$0 merge shard-*/ --out results/all', 'after a cluster array job'),
+      (a) => guarded('merge', () => mergeCommand(a as unknown as MergeArgs)),
     )
     .command(
       'presets',

@@ -6,10 +6,12 @@ import { initBackend } from '@nalm/units';
 import type { RunConfig } from '../config.js';
 import { listModels } from '../models/registry.js';
 import { diskThresholdCache } from '../node/threshold-cache.js';
+import { createWorkerPool } from '../node/pool.js';
+import { availableParallelism } from 'node:os';
 import type { Preset } from '../presets.js';
 import { expandPreset, getPreset, presetSchedule, PRESETS } from '../presets.js';
 import { formatMarkdown, reportFromRecords } from '../report/report.js';
-import type { Engine, FastTrainer, SweepEvent } from '../sweep.js';
+import type { Engine, FastTrainer, Shard, SweepEvent } from '../sweep.js';
 import { runSweep } from '../sweep.js';
 import { openStore } from '../store/index.js';
 import type { Op } from '../tasks/static.js';
@@ -43,6 +45,24 @@ export interface RunArgs {
   'max-replicas'?: number;
   quiet?: boolean;
   report?: boolean;
+  workers?: number;
+  shard?: string;
+}
+
+/** `K/N` with 0 ≤ K < N: this process trains shard K of N (e.g. a cluster array task index). */
+export function parseShard(text: string): Shard {
+  const m = /^(\d+)\/(\d+)$/.exec(String(text).trim());
+  if (!m)
+    throw new UsageError(
+      `--shard ${JSON.stringify(text)}: use K/N, e.g. 0/4 (shards are numbered from 0 to N − 1).`,
+    );
+  const index = Number(m[1]);
+  const count = Number(m[2]);
+  if (count < 1) throw new UsageError(`--shard ${text}: N must be at least 1.`);
+  if (index >= count) {
+    throw new UsageError(`--shard ${text}: K must be from 0 to ${count - 1} (shards are numbered from 0).`);
+  }
+  return { index, count };
 }
 
 /** The preset (or the defaults for an explicit grid) with every flag applied and validated. */
@@ -154,44 +174,95 @@ function parseBackend(v: string | undefined): BackendName {
   return b;
 }
 
-/** Progress for people: an updating line on a terminal, a plain line every ~10 s in logs. */
-function progressPrinter(quiet: boolean, total: number) {
+/**
+ * Progress for people: on a terminal one updating line with a bar; in logs (not a TTY) a plain line
+ * every ~10 s. Always on stderr, so stdout (the report) stays clean when piped.
+ */
+function progressPrinter(quiet: boolean) {
   const tty = process.stderr.isTTY === true;
   let lastPlain = 0;
-  let finished = 0;
+  let total = 0; // seed-iterations of the pending cells
+  let finished = 0; // seed-iterations of finished batches
+  let runsDone = 0;
+  let runsTotal = 0;
+  let solvedDone = 0;
+  const active = new Map<number, { done: number; solved: number; alive: number; replicas: number }>();
   const started = Date.now();
+  const line = () => {
+    let current = finished;
+    let solved = solvedDone;
+    let diverged = 0;
+    for (const a of active.values()) {
+      current += a.done;
+      solved += a.solved;
+      diverged += a.replicas - a.alive;
+    }
+    const frac = total > 0 ? current / total : 1;
+    const elapsed = (Date.now() - started) / 1000;
+    const rate = elapsed > 0 ? current / elapsed : 0;
+    const eta = rate > 0 ? (total - current) / rate : NaN;
+    const width = 24;
+    const bar = '#'.repeat(Math.round(frac * width)).padEnd(width, '-');
+    return (
+      `[${bar}] ${(100 * frac).toFixed(0).padStart(3)}%  runs ${runsDone}/${runsTotal}  ` +
+      `${Math.round(rate).toLocaleString('en')} seed-it/s  ETA ${Number.isFinite(eta) ? formatSeconds(eta) : '?'}  ` +
+      `solved so far ${solved}${diverged ? `, diverged ${diverged}` : ''}`
+    );
+  };
   return (e: SweepEvent) => {
     if (quiet) return;
     if (e.type === 'plan') {
+      runsTotal = e.pending;
       process.stderr.write(
         `nalm: ${e.cells} runs, ${e.done} already in the store, ${e.pending} to train in ${e.batches} batch(es).\n`,
       );
       return;
     }
-    if (e.type === 'batch-done') {
-      finished += e.records.length;
-      const solved = e.records.filter((r) => r.solved).length;
-      const c = e.records[0]!.config;
-      if (tty) process.stderr.write('\r\x1b[K');
-      process.stderr.write(
-        `  batch ${e.batch.index + 1}/${e.batch.count} (${c.model}, ${e.records.length} runs): ${solved} solved, ${e.seconds.toFixed(1)} s — ${finished}/${total} runs done\n`,
-      );
+    if (e.type === 'batch-start') {
+      total += e.batch.replicas.length * e.batch.replicas[0]!.config.iterations;
+      active.set(e.batch.index, {
+        done: 0,
+        solved: 0,
+        alive: e.batch.replicas.length,
+        replicas: e.batch.replicas.length,
+      });
       return;
     }
     if (e.type === 'progress') {
       const p = e.progress;
-      const now = Date.now();
-      const frac = (e.batch.index + p.iteration / p.iterations) / e.batch.count;
-      const elapsed = (now - started) / 1000;
-      const eta = frac > 0 ? (elapsed * (1 - frac)) / frac : NaN;
-      const line = `  batch ${e.batch.index + 1}/${e.batch.count} [${e.batch.engine}] iteration ${p.iteration.toLocaleString('en')}/${p.iterations.toLocaleString('en')}, ${p.solved.filter(Boolean).length}/${p.replicas} solved so far, ${p.replicas - p.alive} diverged — ${(100 * frac).toFixed(0)}%, ETA ${Number.isFinite(eta) ? `${Math.ceil(eta)} s` : '?'}`;
-      if (tty) process.stderr.write(`\r\x1b[K${line}`);
-      else if (now - lastPlain > 10_000) {
-        lastPlain = now;
-        process.stderr.write(`${line}\n`);
-      }
+      active.set(e.batch.index, {
+        done: p.iteration * p.replicas,
+        solved: p.solved.filter(Boolean).length,
+        alive: p.alive,
+        replicas: p.replicas,
+      });
+    }
+    if (e.type === 'batch-done') {
+      active.delete(e.batch.index);
+      finished += e.records.reduce((a, r) => a + r.config.iterations, 0);
+      runsDone += e.records.length;
+      const solved = e.records.filter((r) => r.solved).length;
+      solvedDone += solved;
+      const c = e.records[0]!.config;
+      const ops = [...new Set(e.records.map((r) => r.config.task.op))].join(',');
+      if (tty) process.stderr.write('\r\x1b[K');
+      process.stderr.write(
+        `  ${c.model} ${ops}: ${solved}/${e.records.length} solved (batch ${e.batch.index + 1}/${e.batch.count}, ${e.seconds.toFixed(1)} s)\n`,
+      );
+    }
+    const now = Date.now();
+    if (tty) process.stderr.write(`\r\x1b[K${line()}`);
+    else if (now - lastPlain > 10_000) {
+      lastPlain = now;
+      process.stderr.write(`${line()}\n`);
     }
   };
+}
+
+function formatSeconds(s: number): string {
+  if (s < 90) return `${Math.ceil(s)} s`;
+  if (s < 5400) return `${Math.round(s / 60)} min`;
+  return `${(s / 3600).toFixed(1)} h`;
 }
 
 export async function runCommand(args: RunArgs, fast?: FastTrainer): Promise<number> {
@@ -200,6 +271,9 @@ export async function runCommand(args: RunArgs, fast?: FastTrainer): Promise<num
   const backend = parseBackend(args.backend);
   const maxReplicas =
     args['max-replicas'] !== undefined ? checkInt(args['max-replicas'], '--max-replicas', 1) : undefined;
+  const workers =
+    args.workers !== undefined ? checkInt(args.workers, '--workers', 1, 1024) : availableParallelism();
+  const shard = args.shard !== undefined ? parseShard(args.shard) : undefined;
   const out = args.out ?? join('results', name);
   const store = openStore(out, { create: true, nalmVersion: NALM_VERSION });
   const existing = store.read();
@@ -207,10 +281,13 @@ export async function runCommand(args: RunArgs, fast?: FastTrainer): Promise<num
     process.stderr.write(`nalm: warning: ${p.file}:${p.line}: ${p.reason} (line skipped, left in place)\n`);
   }
   await initBackend(backend);
+  // One worker runs in this thread; more run on a pool of worker threads.
+  const pool = workers > 1 ? createWorkerPool({ workers, backend }) : null;
   let stop = false;
   const onSignal = (sig: string) => {
     if (stop) process.exit(130);
     stop = true;
+    pool?.stop();
     process.stderr.write(
       `\nnalm: ${sig} — stopping after the current evaluation; finished runs are kept. (Again to quit now.)\n`,
     );
@@ -227,9 +304,12 @@ export async function runCommand(args: RunArgs, fast?: FastTrainer): Promise<num
     fast,
     maxReplicas,
     thresholdCache,
-    onEvent: progressPrinter(args.quiet === true, configs.length * seeds.length),
+    onEvent: progressPrinter(args.quiet === true),
     shouldStop: () => stop,
-  });
+    shard,
+    executor: pool?.execute,
+    concurrency: workers,
+  }).finally(() => pool?.close());
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   const seconds = (Date.now() - started) / 1000;
@@ -241,7 +321,8 @@ export async function runCommand(args: RunArgs, fast?: FastTrainer): Promise<num
   }
   if (args.quiet !== true) {
     process.stderr.write(
-      `nalm: trained ${result.trained} run(s) in ${seconds.toFixed(1)} s (${result.skipped} already done) → ${out}\n`,
+      `\nnalm: trained ${result.trained} run(s) in ${seconds.toFixed(1)} s with ${workers} worker(s) ` +
+        `(${result.skipped} already done${shard ? `, ${result.otherShards} left to other shards` : ''}) → ${out}\n`,
     );
   }
   if (args.report !== false) {
