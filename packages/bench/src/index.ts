@@ -48,3 +48,25 @@ export {
 export { formatPerRunCsv, formatSummaryCsv, parseStableNaluCsv } from './report/stable-nalu.js';
 export { diskThresholdCache } from './node/threshold-cache.js';
 export { NALM_VERSION } from './version.js';
+export type {
+  Plot,
+  PlotOptions,
+  RenderedPlot,
+  SeedStatus,
+  SweepDimension,
+  VegaLiteSpec,
+} from './report/plots.js';
+export {
+  curvesSpec,
+  downsampleCurve,
+  recordsByGroup,
+  renderPlots,
+  renderSvg,
+  reportPlots,
+  solvedAtSpec,
+  successSpec,
+  sweepDimensions,
+  sweepSpec,
+} from './report/plots.js';
+export type { HtmlOptions } from './report/html.js';
+export { escapeHtml, formatHtml, htmlReport } from './report/html.js';

@@ -115,6 +115,67 @@ export class Rng {
     return mean + std * Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
   }
 
+  /**
+   * out[i] = lo + scale · u_i for i in [start, end), u_i the next 32-bit draws: the same values as
+   * calling `nextU32` in a loop, with the state kept in locals (about 2–3× faster; data generation
+   * is the largest cost of a fast training loop).
+   */
+  fillAffine(out: Float32Array | Float64Array, start: number, end: number, lo: number, scale: number): void {
+    let a = this.s0;
+    let b = this.s1;
+    let c = this.s2;
+    let d = this.s3;
+    for (let i = start; i < end; i++) {
+      const m = Math.imul(b, 5);
+      const u = Math.imul((m << 7) | (m >>> 25), 9) >>> 0;
+      const t = b << 9;
+      c ^= a;
+      d ^= b;
+      b ^= c;
+      a ^= d;
+      c ^= t;
+      d = (d << 11) | (d >>> 21);
+      out[i] = lo + scale * u;
+    }
+    this.s0 = a;
+    this.s1 = b;
+    this.s2 = c;
+    this.s3 = d;
+  }
+
+  /**
+   * Two-interval variant of `fillAffine`: the draw's top bit picks `los[0]` or `los[1]`, its low 31
+   * bits the position: out[i] = los[u >>> 31] + scale · (u & 0x7fffffff).
+   */
+  fillAffineTwo(
+    out: Float32Array | Float64Array,
+    start: number,
+    end: number,
+    los: Float64Array,
+    scale: number,
+  ): void {
+    let a = this.s0;
+    let b = this.s1;
+    let c = this.s2;
+    let d = this.s3;
+    for (let i = start; i < end; i++) {
+      const m = Math.imul(b, 5);
+      const u = Math.imul((m << 7) | (m >>> 25), 9) >>> 0;
+      const t = b << 9;
+      c ^= a;
+      d ^= b;
+      b ^= c;
+      a ^= d;
+      c ^= t;
+      d = (d << 11) | (d >>> 21);
+      out[i] = los[u >>> 31]! + scale * (u & 0x7fffffff);
+    }
+    this.s0 = a;
+    this.s1 = b;
+    this.s2 = c;
+    this.s3 = d;
+  }
+
   /** Fill `out` with U[lo, hi) values. */
   fillUniform(out: Float32Array | Float64Array, lo: number, hi: number): typeof out {
     const w = hi - lo;

@@ -14,13 +14,22 @@ import {
   reportFromStableNalu,
 } from '../report/report.js';
 import { formatPerRunCsv, formatSummaryCsv } from '../report/stable-nalu.js';
+import type { ThresholdCache } from '../threshold.js';
+import { formatHtml } from '../report/html.js';
+import { renderPlots } from '../report/plots.js';
 import { parseNames } from './args.js';
 import { UsageError } from './errors.js';
 
-export const REPORT_FORMATS = ['md', 'csv', 'tex', 'json', 'runs'] as const;
+/** Text formats (one file each, or stdout). */
+export const TEXT_REPORT_FORMATS = ['md', 'csv', 'tex', 'json', 'runs'] as const;
+export type TextReportFormat = (typeof TEXT_REPORT_FORMATS)[number];
+/** Plot formats: `html` (one self-contained page, report.html) and `svg` (one file per plot; needs --out). */
+export const PLOT_REPORT_FORMATS = ['html', 'svg'] as const;
+export type PlotReportFormat = (typeof PLOT_REPORT_FORMATS)[number];
+export const REPORT_FORMATS = [...TEXT_REPORT_FORMATS, ...PLOT_REPORT_FORMATS] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
 
-const FILE_NAMES: Record<ReportFormat, string> = {
+const FILE_NAMES: Record<TextReportFormat, string> = {
   md: 'report.md',
   csv: 'summary.csv',
   tex: 'report.tex',
@@ -40,7 +49,7 @@ export interface ReportArgs {
 export function renderReport(
   report: Report,
   records: readonly RunRecord[] | null,
-  format: ReportFormat,
+  format: TextReportFormat,
 ): string {
   switch (format) {
     case 'md':
@@ -68,7 +77,7 @@ export function writeReportFiles(
   report: Report,
   records: readonly RunRecord[] | null,
   outDir: string,
-  formats: readonly ReportFormat[],
+  formats: readonly TextReportFormat[],
 ): string[] {
   mkdirSync(outDir, { recursive: true });
   return formats.map((f) => {
@@ -78,6 +87,41 @@ export function writeReportFiles(
   });
 }
 
+/**
+ * `html`: the self-contained page (report.html in `outDir`, or the page's text when `outDir` is null);
+ * `svg`: one `<plot id>.svg` per plot in `outDir`. Returns the paths written, or the page.
+ */
+export async function writePlotFiles(
+  report: Report,
+  records: readonly RunRecord[] | null,
+  outDir: string | null,
+  formats: readonly PlotReportFormat[],
+  thresholdCache?: ThresholdCache,
+): Promise<{ written: string[]; page: string | null }> {
+  if (formats.length === 0) return { written: [], page: null };
+  const plots = await renderPlots(report, records, { thresholdCache });
+  const written: string[] = [];
+  let page: string | null = null;
+  if (formats.includes('html')) {
+    page = formatHtml(report, plots);
+    if (outDir !== null) {
+      mkdirSync(outDir, { recursive: true });
+      const path = join(outDir, 'report.html');
+      writeFileSync(path, page);
+      written.push(path);
+    }
+  }
+  if (formats.includes('svg') && outDir !== null) {
+    mkdirSync(outDir, { recursive: true });
+    for (const p of plots) {
+      const path = join(outDir, `${p.id}.svg`);
+      writeFileSync(path, p.svg);
+      written.push(path);
+    }
+  }
+  return { written, page };
+}
+
 export async function reportCommand(args: ReportArgs): Promise<number> {
   if (args.inputs.length === 0) {
     throw new UsageError(
@@ -85,6 +129,14 @@ export async function reportCommand(args: ReportArgs): Promise<number> {
     );
   }
   const formats = parseNames<ReportFormat>(args.format ?? 'md', REPORT_FORMATS, '--format', 'format');
+  if (formats.includes('svg') && args.out === undefined)
+    throw new UsageError('--format svg writes one file per plot: give an output directory with --out DIR.');
+  const textFormats = formats.filter((f): f is TextReportFormat =>
+    (TEXT_REPORT_FORMATS as readonly string[]).includes(f),
+  );
+  const plotFormats = formats.filter((f): f is PlotReportFormat =>
+    (PLOT_REPORT_FORMATS as readonly string[]).includes(f),
+  );
   let from: InputFormat;
   if (args.from === undefined) {
     const kinds = new Set(args.inputs.map(detectFormat));
@@ -97,6 +149,7 @@ export async function reportCommand(args: ReportArgs): Promise<number> {
   const paperCompat = args['paper-compat'] === true;
   let report: Report;
   let records: RunRecord[] | null = null;
+  const thresholdCache = from === 'nalm' ? diskThresholdCache() : undefined;
   if (from === 'stable-nalu') {
     report = reportFromStableNalu(loadStableNalu(args.inputs), { paperCompat });
   } else {
@@ -105,13 +158,19 @@ export async function reportCommand(args: ReportArgs): Promise<number> {
       process.stderr.write(`nalm: warning: ${p.file}:${p.line}: ${p.reason} (skipped)\n`);
     if (loaded.records.length === 0) throw new UsageError(`no records found in ${args.inputs.join(', ')}.`);
     records = loaded.records;
-    report = reportFromRecords(records, { paperCompat, thresholdCache: diskThresholdCache() });
+    report = reportFromRecords(records, { paperCompat, thresholdCache });
   }
   if (args.out !== undefined) {
-    const written = writeReportFiles(report, records, args.out, formats);
+    const written = writeReportFiles(report, records, args.out, textFormats);
+    written.push(...(await writePlotFiles(report, records, args.out, plotFormats, thresholdCache)).written);
     process.stderr.write(`nalm: wrote ${written.join(', ')}\n`);
   } else {
-    for (const f of formats) process.stdout.write(renderReport(report, records, f));
+    for (const f of formats) {
+      if (f === 'html') {
+        const { page } = await writePlotFiles(report, records, null, ['html'], thresholdCache);
+        process.stdout.write(page!);
+      } else if (f !== 'svg') process.stdout.write(renderReport(report, records, f));
+    }
   }
   return 0;
 }

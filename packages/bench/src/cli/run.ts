@@ -18,7 +18,7 @@ import type { Op } from '../tasks/static.js';
 import { OPS, parseRange } from '../tasks/static.js';
 import { checkInt, checkNumber, parseNames, parseSeeds } from './args.js';
 import { UsageError } from './errors.js';
-import { writeReportFiles } from './report.js';
+import { writePlotFiles, writeReportFiles } from './report.js';
 import { NALM_VERSION } from '../version.js';
 
 export interface RunArgs {
@@ -128,7 +128,8 @@ export function resolveRun(args: RunArgs): { name: string; configs: RunConfig[];
   if (args.schedule !== undefined) {
     const s = String(args.schedule);
     if (s === 'paper' || s === 'scaled') p.schedules = s;
-    else if (s === 'none') scheduleOverride = null;
+    // λ̂ = 0, not null: a null schedule means "the model's default" in a RunConfig.
+    else if (s === 'none') scheduleOverride = { lambda: 0, start: 0, end: 0 };
     else {
       const parts = s.split(',').map(Number);
       if (parts.length !== 3 || parts.some((v) => !Number.isFinite(v) || v < 0) || parts[2]! < parts[1]!) {
@@ -331,8 +332,12 @@ export async function runCommand(args: RunArgs, fast?: FastTrainer): Promise<num
     const md = formatMarkdown(report, `nalm run --preset ${name}`);
     mkdirSync(out, { recursive: true });
     writeReportFiles(report, records, out, ['md', 'csv', 'json']);
+    await writePlotFiles(report, records, out, ['html'], thresholdCache);
     process.stdout.write(md);
-    if (args.quiet !== true) process.stderr.write(`nalm: report written to ${join(out, 'report.md')}\n`);
+    if (args.quiet !== true)
+      process.stderr.write(
+        `nalm: report written to ${join(out, 'report.md')} and ${join(out, 'report.html')}\n`,
+      );
   }
   return 0;
 }

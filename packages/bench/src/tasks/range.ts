@@ -180,18 +180,8 @@ export function fillRange(
   count: number,
 ): void {
   const end = start + count;
-  const lo0 = s.lo0;
-  if (!s.two) {
-    const w = s.width * TWO_POW_M32;
-    for (let i = start; i < end; i++) out[i] = lo0 + w * rng.nextU32();
-  } else {
-    const los = s.los;
-    const w = s.width * TWO_POW_M31;
-    for (let i = start; i < end; i++) {
-      const u = rng.nextU32();
-      out[i] = los[u >>> 31]! + w * (u & 0x7fffffff);
-    }
-  }
+  if (!s.two) rng.fillAffine(out, start, end, s.lo0, s.width * TWO_POW_M32);
+  else rng.fillAffineTwo(out, start, end, s.los, s.width * TWO_POW_M31);
 }
 
 /** Sum of `count` fresh draws from the range, in float64 (no rounding to float32). */

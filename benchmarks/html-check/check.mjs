@@ -1,0 +1,329 @@
+#!/usr/bin/env node
+// Checks an HTML report (`nalm report … --format html`) in headless Chromium, as a reader would
+// open it:
+//   - no console errors, uncaught exceptions or browser log errors (CSP violations, failed loads);
+//   - no request other than the page itself (the report must be self-contained);
+//   - every <svg> of the file is in the rendered DOM with a non-empty size, and the table is there;
+//   - a full-page screenshot PNG (default: next to the report, <name>.png).
+// Exits 0 when all is well, 1 on problems, 2 on usage errors (no chromium, no file).
+//
+//   node benchmarks/html-check/check.mjs REPORT.html [--screenshot OUT.png] [--width 1280]
+//   node benchmarks/html-check/check.mjs --self-test   (a broken page must fail every check)
+//
+// It talks to Chromium over the DevTools protocol on a pipe (--remote-debugging-pipe: fds 3 and 4,
+// NUL-separated JSON), so it needs neither a WebSocket library nor a network port. Debian's
+// chromium: `apt-get update && apt-get install -y chromium` (or set $CHROMIUM to a binary).
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+const FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-extensions',
+  '--hide-scrollbars',
+  '--mute-audio',
+  '--remote-debugging-pipe',
+];
+const TIMEOUT_MS = 90_000;
+
+function usage(msg) {
+  process.stderr.write(`html-check: ${msg}\n`);
+  process.stderr.write(
+    'usage: node benchmarks/html-check/check.mjs REPORT.html [--screenshot OUT.png] [--width PX] | --self-test\n',
+  );
+  process.exit(2);
+}
+
+function findChromium() {
+  const candidates = [process.env.CHROMIUM, 'chromium', 'chromium-browser', 'google-chrome'].filter(Boolean);
+  for (const c of candidates) {
+    const r = spawnSync(c, ['--version'], { encoding: 'utf8' });
+    if (r.status === 0) return { bin: c, version: r.stdout.trim() };
+  }
+  usage(
+    'no Chromium found. Install it with `apt-get update && apt-get install -y chromium` or set $CHROMIUM.',
+  );
+}
+
+/** A DevTools-protocol connection over Chromium's pipe. */
+class Cdp {
+  constructor(child) {
+    this.child = child;
+    this.nextId = 1;
+    this.pending = new Map();
+    this.listeners = [];
+    this.buffer = '';
+    child.stdio[4].on('data', (chunk) => {
+      this.buffer += chunk.toString('utf8');
+      let i;
+      while ((i = this.buffer.indexOf('\0')) >= 0) {
+        const msg = JSON.parse(this.buffer.slice(0, i));
+        this.buffer = this.buffer.slice(i + 1);
+        if (msg.id !== undefined && this.pending.has(msg.id)) {
+          const { resolve: ok, reject, method } = this.pending.get(msg.id);
+          this.pending.delete(msg.id);
+          if (msg.error) reject(new Error(`${method}: ${msg.error.message}`));
+          else ok(msg.result);
+        } else if (msg.method) {
+          for (const l of this.listeners) l(msg);
+        }
+      }
+    });
+  }
+  send(method, params = {}, sessionId) {
+    const id = this.nextId++;
+    const msg = { id, method, params, ...(sessionId ? { sessionId } : {}) };
+    return new Promise((ok, reject) => {
+      this.pending.set(id, { resolve: ok, reject, method });
+      this.child.stdio[3].write(`${JSON.stringify(msg)}\0`);
+    });
+  }
+  on(fn) {
+    this.listeners.push(fn);
+  }
+  waitFor(pred, ms, what) {
+    return new Promise((ok, reject) => {
+      const t = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+      this.on((m) => {
+        if (pred(m)) {
+          clearTimeout(t);
+          ok(m);
+        }
+      });
+    });
+  }
+}
+
+const remoteText = (args = []) =>
+  args
+    .map((a) =>
+      a.value !== undefined ? String(a.value) : (a.description ?? a.unserializableValue ?? a.type),
+    )
+    .join(' ');
+
+/**
+ * Opens `file` and returns { problems, info }: problems are strings, each a reason to fail.
+ * `expectedSvgs` is how many <svg> elements the file's text has.
+ */
+async function checkPage(chromium, file, screenshot, width) {
+  const profile = mkdtempSync(join(tmpdir(), 'html-check-profile-'));
+  const child = spawn(chromium.bin, [...FLAGS, `--user-data-dir=${profile}`, 'about:blank'], {
+    stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d.toString('utf8')));
+  const exited = new Promise((ok) => child.on('exit', (code, signal) => ok({ code, signal })));
+  const cdp = new Cdp(child);
+  const problems = [];
+  const info = {};
+  const pageUrl = pathToFileURL(file).href;
+  const killer = setTimeout(() => {
+    problems.push(`chromium did not finish within ${TIMEOUT_MS / 1000} s`);
+    child.kill('SIGKILL');
+  }, TIMEOUT_MS);
+  try {
+    const { targetId } = await cdp.send('Target.createTarget', { url: 'about:blank' });
+    const { sessionId } = await cdp.send('Target.attachToTarget', { targetId, flatten: true });
+    const requests = [];
+    cdp.on((m) => {
+      if (m.sessionId !== sessionId) return;
+      const p = m.params ?? {};
+      if (m.method === 'Runtime.consoleAPICalled' && ['error', 'assert'].includes(p.type))
+        problems.push(`console.${p.type}: ${remoteText(p.args)}`);
+      else if (m.method === 'Runtime.consoleAPICalled' && p.type === 'warning')
+        (info.consoleWarnings ??= []).push(remoteText(p.args));
+      else if (m.method === 'Runtime.exceptionThrown')
+        problems.push(
+          `uncaught exception: ${p.exceptionDetails?.exception?.description ?? p.exceptionDetails?.text}`,
+        );
+      else if (m.method === 'Log.entryAdded' && p.entry?.level === 'error')
+        problems.push(
+          `browser log (${p.entry.source}): ${p.entry.text}${p.entry.url ? ` [${p.entry.url}]` : ''}`,
+        );
+      else if (m.method === 'Network.requestWillBeSent') requests.push(p.request.url);
+      else if (m.method === 'Network.loadingFailed' && !p.canceled)
+        problems.push(`failed load: ${p.errorText} (${p.blockedReason ?? 'request ' + p.requestId})`);
+    });
+    for (const domain of ['Runtime', 'Log', 'Page', 'Network'])
+      await cdp.send(`${domain}.enable`, {}, sessionId);
+    await cdp.send(
+      'Emulation.setDeviceMetricsOverride',
+      { width, height: 900, deviceScaleFactor: 1, mobile: false },
+      sessionId,
+    );
+    const loaded = cdp.waitFor(
+      (m) => m.sessionId === sessionId && m.method === 'Page.loadEventFired',
+      30_000,
+      'the page to load',
+    );
+    const nav = await cdp.send('Page.navigate', { url: pageUrl }, sessionId);
+    if (nav.errorText) problems.push(`navigation failed: ${nav.errorText}`);
+    await loaded;
+    await new Promise((ok) => setTimeout(ok, 500)); // late console messages and layout
+
+    const external = requests.filter((u) => u !== pageUrl && !u.startsWith('data:'));
+    for (const u of external) problems.push(`request to another resource: ${u}`);
+
+    const { result } = await cdp.send(
+      'Runtime.evaluate',
+      {
+        returnByValue: true,
+        expression: `(() => {
+          const svgs = [...document.querySelectorAll('svg')].filter((s) => !s.parentElement.closest('svg'));
+          return {
+            title: document.title,
+            svgs: svgs.map((s) => {
+              const r = s.getBoundingClientRect();
+              return { id: s.closest('figure')?.id ?? null, width: r.width, height: r.height, marks: s.querySelectorAll('.role-mark').length };
+            }),
+            figures: document.querySelectorAll('figure').length,
+            captions: document.querySelectorAll('figure figcaption').length,
+            tableRows: document.querySelectorAll('table tbody tr').length,
+            scripts: document.scripts.length,
+            height: Math.ceil(document.documentElement.scrollHeight),
+            overflowX: document.documentElement.scrollWidth > document.documentElement.clientWidth,
+          };
+        })()`,
+      },
+      sessionId,
+    );
+    const dom = result.value;
+    Object.assign(info, dom);
+    const source = readFileSync(file, 'utf8');
+    const sourceSvgs = (source.match(/<svg[\s>]/g) ?? []).length;
+    info.sourceSvgs = sourceSvgs;
+    if (sourceSvgs === 0) problems.push('the file has no <svg> element');
+    if (dom.svgs.length !== sourceSvgs)
+      problems.push(`the file has ${sourceSvgs} <svg> element(s), the rendered DOM ${dom.svgs.length}`);
+    for (const [i, s] of dom.svgs.entries()) {
+      if (!(s.width > 0 && s.height > 0))
+        problems.push(`svg #${i + 1} (${s.id}) is not visible: ${s.width}×${s.height}`);
+      if (s.marks === 0) problems.push(`svg #${i + 1} (${s.id}) has no marks`);
+    }
+    if (dom.captions !== dom.svgs.length)
+      problems.push(`${dom.svgs.length} plot(s) but ${dom.captions} caption(s)`);
+    if (dom.tableRows === 0) problems.push('no summary table rows in the rendered page');
+    if (dom.scripts > 0)
+      problems.push(`${dom.scripts} <script> element(s): the report should need no JavaScript`);
+    if (dom.overflowX) (info.notes ??= []).push(`the page is wider than ${width} px (horizontal scrolling)`);
+
+    if (screenshot) {
+      const height = Math.min(Math.max(dom.height, 300), 16_000);
+      await cdp.send(
+        'Emulation.setDeviceMetricsOverride',
+        { width, height, deviceScaleFactor: 1, mobile: false },
+        sessionId,
+      );
+      const shot = await cdp.send(
+        'Page.captureScreenshot',
+        { format: 'png', captureBeyondViewport: true },
+        sessionId,
+      );
+      writeFileSync(screenshot, Buffer.from(shot.data, 'base64'));
+      info.screenshot = `${screenshot} (${width}×${height})`;
+    }
+    await cdp.send('Browser.close').catch(() => {});
+  } catch (e) {
+    problems.push(`checker: ${e.message}`);
+    const lastLines = stderr.trim().split('\n').slice(-5).join('\n');
+    if (lastLines) problems.push(`chromium stderr (last lines):\n${lastLines}`);
+    child.kill('SIGKILL');
+  } finally {
+    clearTimeout(killer);
+    await Promise.race([exited, new Promise((ok) => setTimeout(ok, 5_000))]);
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    rmSync(profile, { recursive: true, force: true });
+  }
+  return { problems, info };
+}
+
+function report(file, { problems, info }) {
+  console.log(`html-check: ${file}`);
+  console.log(`  title: ${info.title ?? '?'}`);
+  console.log(
+    `  svg: ${info.svgs?.length ?? 0} rendered of ${info.sourceSvgs ?? '?'} in the file; figures ${info.figures ?? '?'}, captions ${info.captions ?? '?'}; table rows ${info.tableRows ?? '?'}`,
+  );
+  for (const [i, s] of (info.svgs ?? []).entries())
+    console.log(
+      `    #${i + 1} ${s.id}: ${Math.round(s.width)}×${Math.round(s.height)} px, ${s.marks} mark group(s)`,
+    );
+  for (const w of info.consoleWarnings ?? []) console.log(`  console warning: ${w}`);
+  for (const n of info.notes ?? []) console.log(`  note: ${n}`);
+  if (info.screenshot) console.log(`  screenshot: ${info.screenshot}`);
+  if (problems.length === 0) console.log('  OK: no console errors, no outside requests, every plot rendered');
+  else {
+    console.log(`  ${problems.length} problem(s):`);
+    for (const p of problems) console.log(`  ✗ ${p}`);
+  }
+}
+
+async function selfTest(chromium) {
+  const dir = mkdtempSync(join(tmpdir(), 'html-check-self-'));
+  const file = join(dir, 'broken.html');
+  // Two <svg> in the text, one removed by script; an outside image; console.error; an exception.
+  writeFileSync(
+    file,
+    `<!DOCTYPE html><html><head><title>broken</title></head><body>
+<figure><svg width="10" height="10"><g class="role-mark"><rect width="5" height="5"/></g></svg><figcaption>a</figcaption></figure>
+<figure id="gone"><svg width="10" height="10"></svg></figure>
+<img src="http://127.0.0.1:9/x.png">
+<script>console.error('boom'); document.getElementById('gone').remove(); null.x;</script>
+</body></html>`,
+  );
+  const result = await checkPage(chromium, file, null, 800);
+  rmSync(dir, { recursive: true, force: true });
+  report(file, result);
+  const expect = [
+    [/console\.error: boom/, 'console.error'],
+    [/uncaught exception/, 'uncaught exception'],
+    [/request to another resource: http:\/\/127\.0\.0\.1:9/, 'outside request'],
+    [/2 <svg> element\(s\), the rendered DOM 1/, 'missing svg'],
+    [/no summary table/, 'missing table'],
+    [/<script>/, 'script'],
+  ];
+  const missed = expect.filter(([re]) => !result.problems.some((p) => re.test(p))).map(([, what]) => what);
+  if (missed.length > 0) {
+    console.log(`self-test FAILED: not detected: ${missed.join(', ')}`);
+    return 1;
+  }
+  console.log(`self-test OK: all ${expect.length} kinds of problem detected`);
+  return 0;
+}
+
+async function main() {
+  const args = process.argv.slice(2);
+  const chromium = findChromium();
+  if (args.includes('--self-test')) return selfTest(chromium);
+  const opt = (name) => {
+    const i = args.indexOf(name);
+    if (i < 0) return undefined;
+    const v = args[i + 1];
+    if (v === undefined || v.startsWith('--')) usage(`${name} needs a value`);
+    args.splice(i, 2);
+    return v;
+  };
+  const screenshotArg = opt('--screenshot');
+  const width = Number(opt('--width') ?? 1280);
+  if (!Number.isInteger(width) || width < 320) usage('--width: a whole number of pixels ≥ 320');
+  if (args.length !== 1) usage('give exactly one HTML file');
+  const file = resolve(args[0]);
+  if (!existsSync(file)) usage(`no such file: ${file}`);
+  const screenshot = resolve(
+    screenshotArg ?? join(dirname(file), `${basename(file).replace(/\.html?$/i, '')}.png`),
+  );
+  console.log(`html-check: ${chromium.version}`);
+  const result = await checkPage(chromium, file, screenshot, width);
+  report(file, result);
+  return result.problems.length === 0 ? 0 : 1;
+}
+
+process.exitCode = await main();

@@ -1,0 +1,237 @@
+/**
+ * The fused plain-JavaScript training path for the built-in units: the same contract as the generic
+ * tfjs trainer (`trainReplicas`), faster for these tiny models, whose cost in tfjs is per-op overhead
+ * rather than arithmetic (shared/spec/performance.md). The gain is largest for few seeds per batch
+ * and small inputs; against tfjs wasm batching 100 seeds of the I = 100 task it is modest, and for
+ * NALU (bound by Math.log here, SIMD in wasm) about even — see benchmarks/speed/bench.ts.
+ *
+ * Float64 throughout, so records differ slightly from the float32 tfjs path; each path is
+ * deterministic, and a replica's record does not depend on which replicas share the call (they are
+ * trained one after the other, each with its own parameters, optimiser state and data stream).
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { UnitDef } from '@nalm/units';
+import { initParams, resolveOptions } from '@nalm/units';
+import type { RunConfig } from '../config.js';
+import type { ModelLayer } from '../models/registry.js';
+import { getModel } from '../models/registry.js';
+import type { EvalPoint, RunRecord } from '../record.js';
+import { curveOutcome } from '../success.js';
+import type { StaticTaskInstance } from '../tasks/static.js';
+import { createStaticTask, evaluationInputs } from '../tasks/static.js';
+import type { ReplicaSpec, TrainReplicasOptions } from '../train/replicas.js';
+import { batchKey, buildRecord } from '../train/replicas.js';
+import { scheduleValue } from '../train/schedule.js';
+import { Adam, FastModel, allLayersFused } from './model.js';
+
+export { Adam, FastModel, allLayersFused, type FastLayerInit } from './model.js';
+export type { FastLayer, KernelArgs } from './kernel.js';
+export { kernelFor } from './registry.js';
+
+/** The model's layers with their options resolved (defaults filled in, validated). */
+function resolvedLayers(config: RunConfig): ModelLayer[] {
+  const model = getModel(config.model);
+  return model.layers(config.task.inputSize, config.hidden).map((l) => ({
+    ...l,
+    options: resolveOptions(l.def as UnitDef<object>, l.options),
+  }));
+}
+
+/** True when every layer of the configuration's model has a fused kernel (and the shapes chain). */
+export function fastPathSupports(config: RunConfig): boolean {
+  let layers: ModelLayer[];
+  try {
+    if (config.task.kind !== 'static') return false;
+    layers = resolvedLayers(config);
+  } catch {
+    return false;
+  }
+  if (!allLayersFused(layers)) return false;
+  for (let k = 0; k < layers.length; k++) {
+    const { def, shape, options } = layers[k]!;
+    if (def.outputSize && def.outputSize(shape, options as never) !== shape.units) return false;
+    const want = k === 0 ? config.task.inputSize : layers[k - 1]!.shape.units;
+    if (shape.inputSize !== want) return false;
+  }
+  // The loss compares every output with the scalar target (the tfjs trainer's [B, 1] target).
+  return layers[layers.length - 1]!.shape.units === 1;
+}
+
+/**
+ * The replica's model at its initial parameters: `initParams` exactly as `trainReplicas` seeds it
+ * (float32 values, used as float64). Needs an initialised tfjs backend (`await tf.ready()`).
+ */
+export function initialFastModel(config: RunConfig, seed: number): FastModel {
+  return new FastModel(
+    resolvedLayers(config).map((layer, li) => {
+      const tensors = initParams(layer.def, layer.shape, layer.options as never, seed, ['layer', li]);
+      const parts = layer.def.params(layer.shape, layer.options as never).map((spec) => {
+        const v = tensors[spec.name]!.dataSync();
+        return v as Float32Array;
+      });
+      for (const t of Object.values(tensors)) t.dispose();
+      const params = new Float64Array(parts.reduce((s, v) => s + v.length, 0));
+      let off = 0;
+      for (const v of parts) {
+        params.set(v, off);
+        off += v.length;
+      }
+      return { layer, params };
+    }),
+  );
+}
+
+interface EvalSet {
+  /** The shared evaluation inputs widened to float64 (one copy per distinct input set). */
+  x: Float64Array;
+  y: Float64Array;
+  n: number;
+}
+
+interface Replica {
+  spec: ReplicaSpec;
+  model: FastModel;
+  adam: Adam;
+  task: StaticTaskInstance;
+  interpolation: EvalSet;
+  extrapolation: EvalSet;
+  curve: EvalPoint[];
+  diverged: { step: number; reason: string } | null;
+  iterations: number;
+}
+
+/**
+ * Train the replicas with the fused kernels. Same semantics as `trainReplicas`: initial parameters
+ * from `initParams`, each replica's own data stream, evaluation at every multiple of `evalEvery`
+ * (including 0, before that iteration's update), Adam, constraints after every step, a replica with
+ * a non-finite loss stopped at that iteration, `onProgress`/`shouldStop` after every evaluation.
+ * Throws if `fastPathSupports` is false for the configuration.
+ */
+export async function fastTrainReplicas(opts: TrainReplicasOptions): Promise<RunRecord[] | null> {
+  const specs = opts.replicas;
+  const R = specs.length;
+  if (R === 0) return [];
+  const config = specs[0]!.config;
+  const key0 = batchKey(config);
+  for (const s of specs) {
+    if (batchKey(s.config) !== key0) {
+      throw new Error(
+        `fastTrainReplicas: replicas in one batch must share ${key0}; got ${batchKey(s.config)}.`,
+      );
+    }
+  }
+  if (!fastPathSupports(config)) {
+    throw new Error(
+      `fastTrainReplicas: model '${config.model}' has a layer without a fused kernel; use trainReplicas.`,
+    );
+  }
+  // initParams hands its values over as tfjs tensors, which need an initialised backend.
+  await tf.ready();
+  if (!Number.isInteger(config.evalEvery) || config.evalEvery < 1) {
+    throw new RangeError(`fastTrainReplicas: evalEvery must be an integer ≥ 1, got ${config.evalEvery}.`);
+  }
+  const I = config.task.inputSize;
+  const B = config.batch;
+  const schedule = config.schedule ?? getModel(config.model).schedule;
+  const hasOobRegularizer = resolvedLayers(config).some(
+    (l) => (l.options as { oobMode?: string }).oobMode === 'regularized',
+  );
+  const widened = new Map<Float32Array, Float64Array>();
+  const evalSet = (spec: ReplicaSpec, task: StaticTaskInstance, which: 'interpolation' | 'extrapolation') => {
+    const x32 = evaluationInputs(spec.config.task, which);
+    const n = x32.length / I;
+    let x = widened.get(x32);
+    if (!x) widened.set(x32, (x = Float64Array.from(x32)));
+    return { x, n, y: task.targets(x32, n) };
+  };
+  const replicas: Replica[] = specs.map((spec) => {
+    const model = initialFastModel(spec.config, spec.seed);
+    const task = createStaticTask(spec.config.task, spec.seed);
+    return {
+      spec,
+      model,
+      adam: new Adam(model.p.length, config.lr, 0.9, 0.999, 1e-8),
+      task,
+      interpolation: evalSet(spec, task, 'interpolation'),
+      extrapolation: evalSet(spec, task, 'extrapolation'),
+      curve: [],
+      diverged: null,
+      iterations: config.iterations,
+    };
+  });
+  const xBuf = new Float32Array(B * I);
+  const yBuf = new Float64Array(B);
+
+  const evaluate = (step: number) => {
+    for (const r of replicas) {
+      if (r.diverged) continue;
+      r.model.prepare();
+      r.curve.push({
+        step,
+        interpolation: r.model.mse(r.interpolation.x, r.interpolation.y, r.interpolation.n),
+        extrapolation: r.model.mse(r.extrapolation.x, r.extrapolation.y, r.extrapolation.n),
+        sparsityError: r.model.sparsityError(),
+      });
+    }
+  };
+
+  /** Iterations [from, to) of one replica; returns false if it diverged. */
+  const train = (r: Replica, from: number, to: number) => {
+    const { model, adam, task } = r;
+    for (let t = from; t < to; t++) {
+      task.nextBatch(xBuf, yBuf, B);
+      const lambda = scheduleValue(schedule, t);
+      const withRegularizers = lambda > 0 || (hasOobRegularizer && config.oobWeight > 0);
+      model.prepare();
+      const loss = model.lossAndGrad(
+        xBuf,
+        yBuf,
+        B,
+        withRegularizers ? lambda : 0,
+        withRegularizers ? config.oobWeight : 0,
+      );
+      if (!Number.isFinite(loss)) {
+        r.diverged = { step: t, reason: `non-finite training loss (${loss}) at iteration ${t}` };
+        r.iterations = t;
+        return;
+      }
+      adam.step(model.p, model.g);
+      model.constrain();
+    }
+  };
+
+  const alive = () => replicas.reduce((n, r) => n + (r.diverged ? 0 : 1), 0);
+  const every = config.evalEvery;
+  let t = 0;
+  for (;;) {
+    if (t % every === 0) {
+      evaluate(t);
+      opts.onProgress?.({
+        iteration: t,
+        iterations: config.iterations,
+        alive: alive(),
+        replicas: R,
+        solved: replicas.map((r) => curveOutcome(r.curve, r.spec.threshold).solved),
+      });
+      // Let signals and I/O through between evaluations.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (opts.shouldStop?.()) return null;
+    }
+    if (t === config.iterations || alive() === 0) break;
+    const next = Math.min(config.iterations, (Math.floor(t / every) + 1) * every);
+    for (const r of replicas) if (!r.diverged) train(r, t, next);
+    if (alive() === 0) {
+      // The lock-step tfjs loop stops at the iteration after the last divergence, evaluating (and
+      // reporting progress) there only if that iteration is an evaluation step.
+      const lastDeath = Math.max(
+        ...replicas.map((r) => (r.diverged && r.diverged.step >= t ? r.diverged.step : -1)),
+      );
+      if (lastDeath + 1 < next) break;
+    }
+    t = next;
+  }
+  return replicas.map((r) => buildRecord(r.spec, r.curve, r.diverged, r.iterations));
+}
+
+/** The fused path in the shape `runSweep` takes (`SweepOptions.fast`). */
+export const fastTrainer = { supports: fastPathSupports, train: fastTrainReplicas } as const;

@@ -1,0 +1,134 @@
+/**
+ * Fused NMU kernel: z_o = Π_i (W_io x_i + 1 − W_io) (units.md "NMU"; `nmuDef` in @nalm/units).
+ * The forward uses the stored W as is; it is clamped to [0, 1] after every step in "clip" mode.
+ * ∂z_o/∂W_io = (x_i − 1) · Π_{j≠i} f_jo and ∂z_o/∂x_i = W_io · Π_{j≠i} f_jo, both from prefix and
+ * suffix products — never by dividing by a factor, which can be 0 (the tfjs gradient of `prod` is
+ * the same exclusive-cumprod product).
+ */
+import type { NmuOptions } from '@nalm/units';
+import type { FastLayer, KernelArgs, Row } from './kernel.js';
+import { absGrad, clamp, maxNaN, sparsityOf, transposeInto } from './kernel.js';
+
+export class NmuKernel implements FastLayer {
+  readonly inputSize: number;
+  readonly outputSize: number;
+  private readonly opts: NmuOptions;
+  private readonly p: Float64Array;
+  private readonly g: Float64Array;
+  /** W transposed [O, I]. */
+  private readonly wt: Float64Array;
+  private readonly ge: Float64Array;
+  /** Suffix products of one output's factors (scratch, length I + 1). */
+  private readonly suffix: Float64Array;
+
+  constructor({ inputSize, units, options, p, g }: KernelArgs<NmuOptions>) {
+    this.inputSize = inputSize;
+    this.outputSize = units;
+    this.opts = options;
+    this.p = p;
+    this.g = g;
+    this.wt = new Float64Array(inputSize * units);
+    this.ge = new Float64Array(inputSize * units);
+    this.suffix = new Float64Array(inputSize + 1);
+  }
+
+  prepare(): void {
+    transposeInto(this.p, 0, this.inputSize, this.outputSize, this.wt);
+  }
+
+  zeroGrad(): void {
+    this.ge.fill(0);
+  }
+
+  forward(x: Row, xOff: number, out: Float64Array): void {
+    const { wt, inputSize: I, outputSize: O } = this;
+    for (let o = 0, base = 0; o < O; o++, base += I) {
+      let prod = 1;
+      for (let i = 0; i < I; i++) {
+        const w = wt[base + i]!;
+        prod *= w * x[xOff + i]! + (1 - w);
+      }
+      out[o] = prod;
+    }
+  }
+
+  backward(x: Row, xOff: number, dOut: Float64Array, dIn: Float64Array | null): void {
+    const { wt, ge, suffix, inputSize: I, outputSize: O } = this;
+    if (dIn) for (let i = 0; i < I; i++) dIn[i] = 0;
+    for (let o = 0, base = 0; o < O; o++, base += I) {
+      suffix[I] = 1;
+      for (let i = I - 1; i >= 0; i--) {
+        const w = wt[base + i]!;
+        suffix[i] = suffix[i + 1]! * (w * x[xOff + i]! + (1 - w));
+      }
+      const d = dOut[o]!;
+      let prefix = 1;
+      for (let i = 0; i < I; i++) {
+        const w = wt[base + i]!;
+        const xi = x[xOff + i]!;
+        const others = d * (prefix * suffix[i + 1]!);
+        ge[base + i] = ge[base + i]! + others * (xi - 1);
+        if (dIn) dIn[i] = dIn[i]! + others * w;
+        prefix *= w * xi + (1 - w);
+      }
+    }
+  }
+
+  finishGrad(): void {
+    const { g, ge, inputSize: I, outputSize: O } = this;
+    for (let i = 0; i < I; i++) for (let o = 0; o < O; o++) g[i * O + o] = ge[o * I + i]!;
+  }
+
+  regularize(sparsityWeight: number, oobWeight: number): number {
+    const { p, g } = this;
+    const n = this.inputSize * this.outputSize;
+    const squared = this.opts.regularizer === 'squared';
+    const withOob = this.opts.oobMode === 'regularized' && oobWeight !== 0;
+    let sparsity = 0;
+    let oob = 0;
+    const ks = sparsityWeight / n;
+    const ko = oobWeight / n;
+    for (let k = 0; k < n; k++) {
+      const w = p[k]!;
+      let d = 0;
+      if (sparsityWeight !== 0) {
+        const b = 1 - w;
+        if (squared) {
+          // mean(w² (1 − w)²)
+          sparsity += w * w * (b * b);
+          d += ks * (2 * w * (b * b) - 2 * (w * w) * b);
+        } else {
+          // mean(min(w, 1 − w)); ties go to w (tfjs minimum)
+          sparsity += w <= b ? w : b;
+          d += ks * (w <= b ? 1 : -1);
+        }
+      }
+      if (withOob) {
+        // mean(relu(|w − 0.5| − 0.5))
+        const c = w - 0.5;
+        const e = Math.abs(c) - 0.5;
+        if (e > 0) {
+          oob += e;
+          d += ko * absGrad(c);
+        }
+      }
+      g[k] = g[k]! + d;
+    }
+    let value = 0;
+    if (sparsityWeight !== 0) value += sparsityWeight * (sparsity / n);
+    if (withOob) value += oobWeight * (oob / n);
+    return value;
+  }
+
+  constrain(): void {
+    if (this.opts.oobMode !== 'clip') return;
+    const p = this.p;
+    for (let k = 0; k < p.length; k++) p[k] = clamp(p[k]!, 0, 1);
+  }
+
+  sparsityError(): number {
+    let m = -Infinity;
+    for (const w of this.wt) m = maxNaN(m, sparsityOf(clamp(w, 0, 1)));
+    return m;
+  }
+}
