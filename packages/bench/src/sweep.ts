@@ -5,6 +5,7 @@
  */
 import type { RunConfig } from './config.js';
 import { configKey } from './config.js';
+import { listModels } from './models/registry.js';
 import type { RunRecord } from './record.js';
 import type { ResultStore } from './store/index.js';
 import { recordId } from './store/index.js';
@@ -23,7 +24,7 @@ export interface SweepBatch {
 }
 
 export type SweepEvent =
-  | { type: 'plan'; cells: number; pending: number; done: number; batches: number }
+  | { type: 'plan'; cells: number; pending: number; done: number; batches: number; seedIterations: number }
   | { type: 'batch-start'; batch: SweepBatch }
   | { type: 'progress'; batch: SweepBatch; progress: TrainProgress }
   | { type: 'batch-done'; batch: SweepBatch; records: RunRecord[]; seconds: number };
@@ -110,6 +111,13 @@ export function planBatches(
       batches.push({ index: 0, count: 0, replicas, engine: engineOf(replicas[0]!.config) });
     }
   }
+  // Longest first (replicas × iterations × model cost), so parallel workers finish together.
+  const cost = (b: SweepBatch) => {
+    const c = b.replicas[0]!.config;
+    const known = listModels().find((m) => m.name === c.model);
+    return b.replicas.length * c.iterations * (known?.cost ?? 1);
+  };
+  batches.sort((a, b) => cost(b) - cost(a)); // stable: equal costs keep grid order
   batches.forEach((b, i) => Object.assign(b, { index: i, count: batches.length }));
   return batches;
 }
@@ -171,6 +179,7 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
     pending: cells.length,
     done: skipped,
     batches: batches.length,
+    seedIterations: cells.reduce((a, c) => a + c.config.iterations, 0),
   });
 
   const inProcess: BatchExecutor = (batch, onProgress) => {

@@ -15,6 +15,7 @@ import {
   formatSummaryCsv,
   groupRuns,
   parseStableNaluCsv,
+  SUMMARY_COLUMNS,
   toRunOutcome,
   type StableNaluRun,
 } from '../src/report/stable-nalu.js';
@@ -57,18 +58,11 @@ function rawGroupPrefix(line: string): string {
   return line;
 }
 
-const COLUMNS = [
-  'success.rate.mean',
-  'success.rate.lower',
-  'success.rate.upper',
-  'converged.at.median',
-  'converged.at.mean',
-  'converged.at.lower',
-  'converged.at.upper',
-  'sparse.error.mean',
-  'sparse.error.lower',
-  'sparse.error.upper',
-] as const;
+/** The ten summary cells of a group (sft-short.csv's columns after model and operation). */
+const COLUMNS = SUMMARY_COLUMNS.slice(2) as Exclude<
+  (typeof SUMMARY_COLUMNS)[number],
+  'model' | 'operation'
+>[];
 type Column = (typeof COLUMNS)[number];
 
 function cells(s: GroupSummary): Record<Column, number | null> {

@@ -214,13 +214,13 @@ function progressPrinter(quiet: boolean) {
     if (quiet) return;
     if (e.type === 'plan') {
       runsTotal = e.pending;
+      total = e.seedIterations;
       process.stderr.write(
         `nalm: ${e.cells} runs, ${e.done} already in the store, ${e.pending} to train in ${e.batches} batch(es).\n`,
       );
       return;
     }
     if (e.type === 'batch-start') {
-      total += e.batch.replicas.length * e.batch.replicas[0]!.config.iterations;
       active.set(e.batch.index, {
         done: 0,
         solved: 0,

@@ -20,7 +20,7 @@ import { curveOutcome } from '../success.js';
 import type { StaticTaskInstance } from '../tasks/static.js';
 import { createStaticTask, evaluationInputs } from '../tasks/static.js';
 import type { ReplicaSpec, TrainReplicasOptions } from '../train/replicas.js';
-import { batchKey, buildRecord } from '../train/replicas.js';
+import { assertSharedBatch, buildRecord } from '../train/replicas.js';
 import { scheduleValue } from '../train/schedule.js';
 import { Adam, FastModel, allLayersFused } from './model.js';
 
@@ -112,14 +112,7 @@ export async function fastTrainReplicas(opts: TrainReplicasOptions): Promise<Run
   const R = specs.length;
   if (R === 0) return [];
   const config = specs[0]!.config;
-  const key0 = batchKey(config);
-  for (const s of specs) {
-    if (batchKey(s.config) !== key0) {
-      throw new Error(
-        `fastTrainReplicas: replicas in one batch must share ${key0}; got ${batchKey(s.config)}.`,
-      );
-    }
-  }
+  assertSharedBatch(specs, 'fastTrainReplicas');
   if (!fastPathSupports(config)) {
     throw new Error(
       `fastTrainReplicas: model '${config.model}' has a layer without a fused kernel; use trainReplicas.`,

@@ -67,6 +67,21 @@ export interface KernelArgs<O> {
   g: Float64Array;
 }
 
+/**
+ * The sparsity regulariser's per-weight term of units.md as a function of v (|W| for the NAU, W for
+ * the NMU): linear min(v, 1 − v) or squared v²(1 − v)².
+ */
+export function sparsityTerm(v: number, squared: boolean): number {
+  const b = 1 - v;
+  return squared ? v * v * (b * b) : v <= b ? v : b;
+}
+
+/** d sparsityTerm / dv; ties of the linear min go to v, as tfjs's minimum gradient does. */
+export function sparsityTermGrad(v: number, squared: boolean): number {
+  const b = 1 - v;
+  return squared ? 2 * v * (b * b) - 2 * (v * v) * b : v <= b ? 1 : -1;
+}
+
 /** d|x|/dx as tfjs's Abs gradient computes it: step(x, −1), i.e. +1 for x > 0, else −1 (also at 0). */
 export function absGrad(x: number): number {
   return x > 0 ? 1 : -1;

@@ -6,7 +6,17 @@
  */
 import type { NauOptions } from '@nalm/units';
 import type { FastLayer, KernelArgs, Row } from './kernel.js';
-import { absGrad, addOuter, clamp, matTVec, matVec, maxNaN, sparsityOf } from './kernel.js';
+import {
+  absGrad,
+  sparsityTerm,
+  sparsityTermGrad,
+  addOuter,
+  clamp,
+  matTVec,
+  matVec,
+  maxNaN,
+  sparsityOf,
+} from './kernel.js';
 
 export class NauKernel implements FastLayer {
   readonly inputSize: number;
@@ -72,16 +82,9 @@ export class NauKernel implements FastLayer {
       const sgn = absGrad(w);
       let d = 0;
       if (sparsityWeight !== 0) {
-        const b = 1 - a;
-        if (squared) {
-          // mean(a² (1 − a)²): d/da = 2a(1 − a)² − 2a²(1 − a)
-          sparsity += a * a * (b * b);
-          d += ks * (2 * a * (b * b) - 2 * (a * a) * b);
-        } else {
-          // mean(min(a, 1 − a)): the gradient goes to a on ties (tfjs minimum: a ≤ b)
-          sparsity += a <= b ? a : b;
-          d += ks * (a <= b ? 1 : -1);
-        }
+        // mean over entries of the term in a = |W|
+        sparsity += sparsityTerm(a, squared);
+        d += ks * sparsityTermGrad(a, squared);
       }
       if (withOob) {
         // mean(relu(a − 1))

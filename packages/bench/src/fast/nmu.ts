@@ -7,7 +7,15 @@
  */
 import type { NmuOptions } from '@nalm/units';
 import type { FastLayer, KernelArgs, Row } from './kernel.js';
-import { absGrad, clamp, maxNaN, sparsityOf, transposeInto } from './kernel.js';
+import {
+  absGrad,
+  clamp,
+  maxNaN,
+  sparsityOf,
+  sparsityTerm,
+  sparsityTermGrad,
+  transposeInto,
+} from './kernel.js';
 
 export class NmuKernel implements FastLayer {
   readonly inputSize: number;
@@ -92,16 +100,9 @@ export class NmuKernel implements FastLayer {
       const w = p[k]!;
       let d = 0;
       if (sparsityWeight !== 0) {
-        const b = 1 - w;
-        if (squared) {
-          // mean(w² (1 − w)²)
-          sparsity += w * w * (b * b);
-          d += ks * (2 * w * (b * b) - 2 * (w * w) * b);
-        } else {
-          // mean(min(w, 1 − w)); ties go to w (tfjs minimum)
-          sparsity += w <= b ? w : b;
-          d += ks * (w <= b ? 1 : -1);
-        }
+        // mean over entries of the term in W itself
+        sparsity += sparsityTerm(w, squared);
+        d += ks * sparsityTermGrad(w, squared);
       }
       if (withOob) {
         // mean(relu(|w − 0.5| − 0.5))

@@ -28,6 +28,11 @@ export interface ModelDef {
   layers(inputSize: number, hidden: number): ModelLayer[];
   /** The paper's sparsity schedule for this model, or null when it has no sparsity regulariser. */
   schedule: Schedule | null;
+  /**
+   * Relative training cost per seed-iteration (default 1, the NAU/NMU models). Only used to start
+   * expensive batches first so parallel workers finish together.
+   */
+  cost?: number;
 }
 
 const layer = <O extends object>(
@@ -96,6 +101,7 @@ const builtins: ModelDef[] = [
     description: 'NALU → NALU (shared weights)',
     layers: twoLayer(naluDef, naluDef),
     schedule: null,
+    cost: 3.5, // 100 logarithms per row (measured ~3.5x the NAU model's time)
   },
   {
     name: 'gated',

@@ -9,7 +9,7 @@ import type { RunRecord } from '../record.js';
 import type { GroupSummary, RunOutcome } from '../stats/index.js';
 import { summarize } from '../stats/index.js';
 import { curveOutcome } from '../success.js';
-import { formatRange } from '../tasks/static.js';
+import { OPS, formatRange } from '../tasks/static.js';
 import type { Op } from '../tasks/static.js';
 import { cachedThreshold } from '../threshold.js';
 import type { ThresholdCache } from '../threshold.js';
@@ -87,7 +87,16 @@ export function reportFromRecords(records: readonly RunRecord[], opts: BuildRepo
     if (g) g.push(r);
     else byKey.set(r.key, [r]);
   }
-  const groups = [...byKey.values()];
+  // Table order: models as registered, then operations as in OPS, then configuration (records
+  // arrive in whatever order batches finished).
+  const modelRank = new Map(listModels().map((m, i) => [m.name, i]));
+  const rank = (r: RunRecord) =>
+    [modelRank.get(r.config.model) ?? Infinity, OPS.indexOf(r.config.task.op)] as const;
+  const groups = [...byKey.values()].sort((a, b) => {
+    const [ma, oa] = rank(a[0]!);
+    const [mb, ob] = rank(b[0]!);
+    return ma - mb || oa - ob || (a[0]!.key < b[0]!.key ? -1 : a[0]!.key > b[0]!.key ? 1 : 0);
+  });
   const variants = variantLabels(groups.map((g) => g[0]!.config));
   const notes: string[] = [];
   const scaled = new Set<string>();

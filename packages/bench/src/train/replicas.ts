@@ -96,17 +96,22 @@ export function buildRecord(
   };
 }
 
+/** Throw unless every replica can share one batch (same `batchKey`); `who` names the trainer. */
+export function assertSharedBatch(specs: readonly ReplicaSpec[], who: string): void {
+  const key0 = batchKey(specs[0]!.config);
+  for (const s of specs) {
+    if (batchKey(s.config) !== key0) {
+      throw new Error(`${who}: replicas in one batch must share ${key0}; got ${batchKey(s.config)}.`);
+    }
+  }
+}
+
 export async function trainReplicas(opts: TrainReplicasOptions): Promise<RunRecord[] | null> {
   const specs = opts.replicas;
   const R = specs.length;
   if (R === 0) return [];
   const config = specs[0]!.config;
-  const key0 = batchKey(config);
-  for (const s of specs) {
-    if (batchKey(s.config) !== key0) {
-      throw new Error(`trainReplicas: replicas in one batch must share ${key0}; got ${batchKey(s.config)}.`);
-    }
-  }
+  assertSharedBatch(specs, 'trainReplicas');
   const seeds = specs.map((s) => s.seed);
   const I = config.task.inputSize;
   const B = config.batch;
