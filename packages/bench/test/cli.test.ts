@@ -210,6 +210,9 @@ describe('nalm presets and report', () => {
     ]);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/\| \+ \| NAU \|/);
+    // Progress goes to stderr: the piped stdout is exactly the report file, nothing interleaved.
+    expect(run.stdout).toBe(readFileSync(join(out, 'report.md'), 'utf8'));
+    expect(existsSync(join(out, 'report.html'))).toBe(true);
     const rep = nalm(['report', out, '--format', 'md,csv,tex,json,runs', '--out', join(out, 'rep')]);
     expect(rep.code, rep.stderr).toBe(0);
     expect(readFileSync(join(out, 'rep', 'summary.csv'), 'utf8').split('\n')[0]).toBe(

@@ -329,7 +329,7 @@ export async function runCommand(args: RunArgs, fast?: FastTrainer): Promise<num
   if (args.report !== false) {
     const { records } = store.read();
     const report = reportFromRecords(records, { thresholdCache });
-    const md = formatMarkdown(report, `nalm run --preset ${name}`);
+    const md = formatMarkdown(report); // exactly report.md, so a piped stdout equals the file
     mkdirSync(out, { recursive: true });
     writeReportFiles(report, records, out, ['md', 'csv', 'json']);
     await writePlotFiles(report, records, out, ['html'], thresholdCache);
