@@ -24,7 +24,16 @@ export interface SweepBatch {
 }
 
 export type SweepEvent =
-  | { type: 'plan'; cells: number; pending: number; done: number; batches: number; seedIterations: number }
+  | {
+      type: 'plan';
+      cells: number;
+      pending: number;
+      done: number;
+      batches: number;
+      seedIterations: number;
+      /** seedIterations weighted by each model's relative cost (ModelDef.cost). */
+      work: number;
+    }
   | { type: 'batch-start'; batch: SweepBatch }
   | { type: 'progress'; batch: SweepBatch; progress: TrainProgress }
   | { type: 'batch-done'; batch: SweepBatch; records: RunRecord[]; seconds: number };
@@ -89,6 +98,11 @@ export interface SweepResult {
   interrupted: boolean;
 }
 
+/** Relative training cost per seed-iteration of a model (1 when unknown). */
+export function modelCost(model: string): number {
+  return listModels().find((m) => m.name === model)?.cost ?? 1;
+}
+
 /** Group pending cells into batches of compatible replicas (same `batchKey`), in grid order. */
 export function planBatches(
   cells: readonly ReplicaSpec[],
@@ -114,8 +128,7 @@ export function planBatches(
   // Longest first (replicas × iterations × model cost), so parallel workers finish together.
   const cost = (b: SweepBatch) => {
     const c = b.replicas[0]!.config;
-    const known = listModels().find((m) => m.name === c.model);
-    return b.replicas.length * c.iterations * (known?.cost ?? 1);
+    return b.replicas.length * c.iterations * modelCost(c.model);
   };
   batches.sort((a, b) => cost(b) - cost(a)); // stable: equal costs keep grid order
   batches.forEach((b, i) => Object.assign(b, { index: i, count: batches.length }));
@@ -180,6 +193,7 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
     done: skipped,
     batches: batches.length,
     seedIterations: cells.reduce((a, c) => a + c.config.iterations, 0),
+    work: cells.reduce((a, c) => a + c.config.iterations * modelCost(c.config.model), 0),
   });
 
   const inProcess: BatchExecutor = (batch, onProgress) => {

@@ -12,7 +12,7 @@ import type { Preset } from '../presets.js';
 import { expandPreset, getPreset, presetSchedule, PRESETS } from '../presets.js';
 import { formatMarkdown, reportFromRecords } from '../report/report.js';
 import type { Engine, FastTrainer, Shard, SweepEvent } from '../sweep.js';
-import { runSweep } from '../sweep.js';
+import { modelCost, runSweep } from '../sweep.js';
 import { openStore } from '../store/index.js';
 import type { Op } from '../tasks/static.js';
 import { OPS, parseRange } from '../tasks/static.js';
@@ -182,26 +182,34 @@ function parseBackend(v: string | undefined): BackendName {
 function progressPrinter(quiet: boolean) {
   const tty = process.stderr.isTTY === true;
   let lastPlain = 0;
-  let total = 0; // seed-iterations of the pending cells
-  let finished = 0; // seed-iterations of finished batches
+  // Progress and ETA count work = seed-iterations × the model's relative cost, so that slow models
+  // (trained first) do not make the ETA wildly pessimistic; the rate shown is plain seed-it/s.
+  let totalWork = 0;
+  let finishedWork = 0;
+  let finishedSeedIts = 0;
   let runsDone = 0;
   let runsTotal = 0;
   let solvedDone = 0;
-  const active = new Map<number, { done: number; solved: number; alive: number; replicas: number }>();
+  const active = new Map<
+    number,
+    { seedIts: number; cost: number; solved: number; alive: number; replicas: number }
+  >();
   const started = Date.now();
   const line = () => {
-    let current = finished;
+    let work = finishedWork;
+    let seedIts = finishedSeedIts;
     let solved = solvedDone;
     let diverged = 0;
     for (const a of active.values()) {
-      current += a.done;
+      work += a.seedIts * a.cost;
+      seedIts += a.seedIts;
       solved += a.solved;
       diverged += a.replicas - a.alive;
     }
-    const frac = total > 0 ? current / total : 1;
+    const frac = totalWork > 0 ? work / totalWork : 1;
     const elapsed = (Date.now() - started) / 1000;
-    const rate = elapsed > 0 ? current / elapsed : 0;
-    const eta = rate > 0 ? (total - current) / rate : NaN;
+    const rate = elapsed > 0 ? seedIts / elapsed : 0;
+    const eta = work > 0 ? (elapsed * (totalWork - work)) / work : NaN;
     const width = 24;
     const bar = '#'.repeat(Math.round(frac * width)).padEnd(width, '-');
     return (
@@ -214,7 +222,7 @@ function progressPrinter(quiet: boolean) {
     if (quiet) return;
     if (e.type === 'plan') {
       runsTotal = e.pending;
-      total = e.seedIterations;
+      totalWork = e.work;
       process.stderr.write(
         `nalm: ${e.cells} runs, ${e.done} already in the store, ${e.pending} to train in ${e.batches} batch(es).\n`,
       );
@@ -222,7 +230,8 @@ function progressPrinter(quiet: boolean) {
     }
     if (e.type === 'batch-start') {
       active.set(e.batch.index, {
-        done: 0,
+        seedIts: 0,
+        cost: modelCost(e.batch.replicas[0]!.config.model),
         solved: 0,
         alive: e.batch.replicas.length,
         replicas: e.batch.replicas.length,
@@ -232,7 +241,8 @@ function progressPrinter(quiet: boolean) {
     if (e.type === 'progress') {
       const p = e.progress;
       active.set(e.batch.index, {
-        done: p.iteration * p.replicas,
+        seedIts: p.iteration * p.replicas,
+        cost: modelCost(e.batch.replicas[0]!.config.model),
         solved: p.solved.filter(Boolean).length,
         alive: p.alive,
         replicas: p.replicas,
@@ -240,7 +250,9 @@ function progressPrinter(quiet: boolean) {
     }
     if (e.type === 'batch-done') {
       active.delete(e.batch.index);
-      finished += e.records.reduce((a, r) => a + r.config.iterations, 0);
+      const seedIts = e.records.reduce((a, r) => a + r.config.iterations, 0);
+      finishedSeedIts += seedIts;
+      finishedWork += seedIts * modelCost(e.records[0]!.config.model);
       runsDone += e.records.length;
       const solved = e.records.filter((r) => r.solved).length;
       solvedDone += solved;
