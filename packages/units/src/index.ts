@@ -23,6 +23,8 @@ export { NALU, naluDef, xavierUniformRange, type NaluOptions } from './nalu.js';
 export { NAU, nauDef, nauInitRange, type NauOptions, type OobMode, type RegularizerShape } from './nau.js';
 export { NMU, nmuDef, nmuProduct, type NmuOptions } from './nmu.js';
 export { NSR, nsrDef, statusBits, type NsrOptions } from './nsr.js';
+export { NPU, RealNPU, npuDef, realNpuDef, npuLogAndPhase, type NpuOptions } from './npu.js';
+export { NRU, nruDef, nruProduct, type NruOptions } from './nru.js';
 
 import { nacDef } from './nac.js';
 import { mulNacDef } from './mul-nac.js';
@@ -30,6 +32,8 @@ import { naluDef } from './nalu.js';
 import { nauDef } from './nau.js';
 import { nmuDef } from './nmu.js';
 import { nsrDef } from './nsr.js';
+import { npuDef, realNpuDef } from './npu.js';
+import { nruDef } from './nru.js';
 import type { UnitDef } from './unit.js';
 
 /** Every built-in unit definition by registry name. */
@@ -40,4 +44,7 @@ export const builtinUnits: Readonly<Record<string, UnitDef<never>>> = Object.fre
   [nauDef.name]: nauDef as UnitDef<never>,
   [nmuDef.name]: nmuDef as UnitDef<never>,
   [nsrDef.name]: nsrDef as UnitDef<never>,
+  [npuDef.name]: npuDef as UnitDef<never>,
+  [realNpuDef.name]: realNpuDef as UnitDef<never>,
+  [nruDef.name]: nruDef as UnitDef<never>,
 });
