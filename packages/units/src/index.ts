@@ -25,6 +25,19 @@ export { NMU, nmuDef, nmuProduct, type NmuOptions } from './nmu.js';
 export { NSR, nsrDef, statusBits, type NsrOptions } from './nsr.js';
 export { NPU, RealNPU, npuDef, realNpuDef, npuLogAndPhase, type NpuOptions } from './npu.js';
 export { NRU, nruDef, nruProduct, type NruOptions } from './nru.js';
+export { INALU, inaluDef, inaluMagnitude, inaluSign, INALU_INIT, type InaluOptions } from './inalu.js';
+export {
+  GNALU,
+  gnaluDef,
+  gnaluAsNaluParams,
+  LN_PHI,
+  PHI,
+  sigmoidPhi,
+  tanhPhi,
+  type GnaluOptions,
+} from './gnalu.js';
+export { NMRU, nmruDef, withReciprocals, type NmruOptions } from './nmru.js';
+export { SNMU, snmuDef, snmuNoisyProduct, SNMU_NOISE, type SnmuOptions } from './snmu.js';
 
 import { nacDef } from './nac.js';
 import { mulNacDef } from './mul-nac.js';
@@ -34,6 +47,10 @@ import { nmuDef } from './nmu.js';
 import { nsrDef } from './nsr.js';
 import { npuDef, realNpuDef } from './npu.js';
 import { nruDef } from './nru.js';
+import { inaluDef } from './inalu.js';
+import { gnaluDef } from './gnalu.js';
+import { nmruDef } from './nmru.js';
+import { snmuDef } from './snmu.js';
 import type { UnitDef } from './unit.js';
 
 /** Every built-in unit definition by registry name. */
@@ -47,4 +64,8 @@ export const builtinUnits: Readonly<Record<string, UnitDef<never>>> = Object.fre
   [npuDef.name]: npuDef as UnitDef<never>,
   [realNpuDef.name]: realNpuDef as UnitDef<never>,
   [nruDef.name]: nruDef as UnitDef<never>,
+  [inaluDef.name]: inaluDef as UnitDef<never>,
+  [gnaluDef.name]: gnaluDef as UnitDef<never>,
+  [nmruDef.name]: nmruDef as UnitDef<never>,
+  [snmuDef.name]: snmuDef as UnitDef<never>,
 });

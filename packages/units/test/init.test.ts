@@ -223,12 +223,13 @@ describe('seeded reproducibility', () => {
       const b = snap(43);
       const c = snap(42, ['layer', 1]);
       for (const k of Object.keys(a)) {
-        if (a[k]!.every((v) => v === 0)) continue; // zero-initialised (biases): nothing to vary
+        // Constant-initialised (biases, the NPU's W_im = 0 and gate g = 0.5): nothing to vary.
+        if (a[k]!.every((v) => v === a[k]![0])) continue;
         expect(b[k], `${name}.${k} with another seed`).not.toEqual(a[k]);
         expect(c[k], `${name}.${k} with another scope`).not.toEqual(a[k]);
       }
       // Parameters of one model are independent streams: no two weights of the same shape coincide.
-      const keys = Object.keys(a).filter((k) => !a[k]!.every((v) => v === 0));
+      const keys = Object.keys(a).filter((k) => !a[k]!.every((v) => v === a[k]![0]));
       for (let i = 0; i < keys.length; i++) {
         for (let j = i + 1; j < keys.length; j++) expect(a[keys[i]!]).not.toEqual(a[keys[j]!]);
       }
