@@ -8,9 +8,9 @@ import * as tf from '@tensorflow/tfjs';
 import type { UnitLayerArgs } from './layer.js';
 import { UnitLayer } from './layer.js';
 import type { Params, UnitDef } from './unit.js';
-import { checkInput, sizeOf, uniformValues, weightMean } from './unit.js';
+import { checkInput, sizeOf, uniformValues } from './unit.js';
 import type { NauOptions } from './nau.js';
-import { nauInitRange, validateRegOptions } from './nau.js';
+import { nauDef, nauInitRange, validateRegOptions } from './nau.js';
 
 export type NruOptions = NauOptions;
 
@@ -47,18 +47,10 @@ export const nruDef: UnitDef<NruOptions> = {
     checkInput('NRU', x, p.W!);
     return nruProduct(x, tf.clipByValue(p.W!, -1, 1), ctx?.training === true);
   },
-  constrain: (p, opts): Record<string, tf.Tensor> =>
-    opts.oobMode === 'clip' ? { W: tf.clipByValue(p.W!, -1, 1) } : {},
-  regularizers(p, opts) {
-    const a = tf.abs(p.W!);
-    const sparsity =
-      opts.regularizer === 'linear'
-        ? weightMean(tf.minimum(a, tf.sub(1, a)))
-        : weightMean(tf.mul(tf.square(a), tf.square(tf.sub(1, a))));
-    const oob = opts.oobMode === 'regularized' ? weightMean(tf.relu(tf.sub(a, 1))) : tf.zerosLike(sparsity);
-    return { sparsity, oob };
-  },
-  effectiveWeights: (p) => ({ W: tf.clipByValue(p.W!, -1, 1) }),
+  // W lives in [−1, 1] like the NAU's: same clamp, regularisers and effective weights.
+  constrain: nauDef.constrain!,
+  regularizers: nauDef.regularizers!,
+  effectiveWeights: nauDef.effectiveWeights,
 };
 
 /** The NRU as a tfjs layer. */

@@ -29,6 +29,7 @@ import { NMRU, nmruDef } from '../src/nmru.js';
 import { SNMU, SNMU_NOISE, snmuDef, snmuNoisyProduct } from '../src/snmu.js';
 import { loadModel, saveModel } from '../src/node.js';
 import type { Mat } from './helpers.js';
+import { checkGradients as sharedCheckGradients, signed, uniform } from './helpers.js';
 import { bits, maxRelErr, params, stackParams, toMat } from './helpers.js';
 
 const RUNS = { numRuns: Number(process.env.FC_RUNS ?? 100) };
@@ -521,11 +522,7 @@ describe('sNMU', () => {
 // ---------------------------------------------------------------------------------------------
 // Finite differences (cpu).
 
-const H = 1e-2;
-const ATOL = 1e-3;
-const RTOL = 5e-3;
-
-/** Autodiff vs central differences of L = Σ c ⊙ z (+ Σ regularisers), every parameter and x. */
+/** The shared finite-difference check (helpers.ts); returns how many partials it compared. */
 function checkGradients(
   def: AnyDef,
   p: Record<string, tf.Tensor>,
@@ -534,68 +531,7 @@ function checkGradients(
   withRegularizers = false,
   ctx?: ForwardContext,
 ): number {
-  const names = Object.keys(p);
-  const outShape = tf.tidy(() => def.forward(p, x, opts as never, ctx).shape);
-  const rng = new Rng(99, 'c');
-  const c = tf.tensor(
-    Array.from({ length: outShape.reduce((a, b) => a * b, 1) }, () => rng.uniform(-1, 1)),
-    outShape,
-  );
-  const loss = (vals: tf.Tensor[]): tf.Scalar => {
-    const pp: Record<string, tf.Tensor> = {};
-    names.forEach((n, i) => (pp[n] = vals[i]!));
-    let l = tf.sum(tf.mul(c, def.forward(pp, vals[names.length]!, opts as never, ctx)));
-    if (withRegularizers) {
-      for (const r of Object.values(def.regularizers!(pp, opts as never))) l = tf.add(l, r);
-    }
-    return l as tf.Scalar;
-  };
-  const inputs = [...names.map((n) => p[n]!), x];
-  const analytic = tf.tidy(() =>
-    tf
-      .grads((...v: tf.Tensor[]) => loss(v))(inputs)
-      .map((g) => g.dataSync()),
-  );
-  let checked = 0;
-  inputs.forEach((t, which) => {
-    const base = t.dataSync() as Float32Array;
-    for (let k = 0; k < base.length; k++) {
-      const at = (delta: number) =>
-        tf.tidy(() => {
-          const v = base.slice();
-          v[k] = v[k]! + delta;
-          const vals = inputs.slice();
-          vals[which] = tf.tensor(v, t.shape);
-          return loss(vals).dataSync()[0]!;
-        });
-      const fd = (at(H) - at(-H)) / (2 * H);
-      const ad = analytic[which]![k]!;
-      const label = `${which < names.length ? names[which] : 'x'}[${k}]`;
-      expect(Number.isFinite(ad), `${label} autodiff not finite`).toBe(true);
-      expect(Math.abs(fd - ad), `${label}: fd ${fd} vs autodiff ${ad}`).toBeLessThanOrEqual(
-        ATOL + RTOL * Math.abs(ad),
-      );
-      checked++;
-    }
-  });
-  c.dispose();
-  return checked;
-}
-
-/** Values with |v| in [lo, hi] and a random sign (away from the kinks at 0). */
-function signed(rng: Rng, shape: number[], lo: number, hi: number): tf.Tensor {
-  const n = shape.reduce((a, b) => a * b, 1);
-  return tf.tensor(
-    Array.from({ length: n }, () => (rng.next() < 0.5 ? -1 : 1) * rng.uniform(lo, hi)),
-    shape,
-  );
-}
-function uniform(rng: Rng, shape: number[], lo: number, hi: number): tf.Tensor {
-  const n = shape.reduce((a, b) => a * b, 1);
-  return tf.tensor(
-    Array.from({ length: n }, () => rng.uniform(lo, hi)),
-    shape,
-  );
+  return sharedCheckGradients(def, p, x, opts, withRegularizers, ctx).checked;
 }
 
 describe('gradients match central finite differences (parameters and input, cpu)', () => {

@@ -20,6 +20,7 @@ import { initParams, sparsityErrorOf } from '../src/unit.js';
 import { nauInitRange } from '../src/nau.js';
 import { xavierUniformRange } from '../src/nalu.js';
 import type { Mat } from './helpers.js';
+import { checkGradients as sharedCheckGradients } from './helpers.js';
 import { bits, f32, maxRelErr, stackParams, toMat } from './helpers.js';
 
 const RUNS = { numRuns: Math.max(100, Number(process.env.FC_RUNS ?? 100)) };
@@ -249,10 +250,7 @@ describe('forward agrees with a float64 reference of units.md for general parame
  * |fd − autodiff| ≤ 1e−3 + 5e−3·|autodiff|. Parameters and inputs are kept away from the kinks
  * (x = 0, the gate clamp at 0/1, the W clamp at ±1, |W| at 0) by more than the step.
  */
-const H = 1e-2;
-const ATOL = 1e-3;
-const RTOL = 5e-3;
-
+/** The shared finite-difference check (helpers.ts) with the unit's default options. */
 function checkGradients(
   def: AnyDef,
   p: Record<string, tf.Tensor>,
@@ -260,55 +258,7 @@ function checkGradients(
   ctx: ForwardContext,
   withRegularizers: boolean,
 ): number {
-  const names = Object.keys(p);
-  const outShape = tf.tidy(() => def.forward(p, x, def.defaults, ctx).shape);
-  const rng = new Rng(99, 'c');
-  const c = tf.tensor(
-    Array.from({ length: outShape.reduce((a, b) => a * b, 1) }, () => rng.uniform(-1, 1)),
-    outShape,
-  );
-  const loss = (vals: tf.Tensor[]): tf.Scalar => {
-    const pp: Record<string, tf.Tensor> = {};
-    names.forEach((n, i) => (pp[n] = vals[i]!));
-    let l = tf.sum(tf.mul(c, def.forward(pp, vals[names.length]!, def.defaults, ctx)));
-    if (withRegularizers) {
-      for (const r of Object.values(def.regularizers!(pp, def.defaults))) l = tf.add(l, r);
-    }
-    return l as tf.Scalar;
-  };
-  const inputs = [...names.map((n) => p[n]!), x];
-  const analytic = tf.tidy(() =>
-    tf
-      .grads((...v: tf.Tensor[]) => loss(v))(inputs)
-      .map((g) => g.dataSync()),
-  );
-  let checked = 0;
-  let nonzero = 0;
-  inputs.forEach((t, which) => {
-    const base = t.dataSync() as Float32Array;
-    for (let k = 0; k < base.length; k++) {
-      const at = (delta: number) =>
-        tf.tidy(() => {
-          const v = base.slice();
-          v[k] = v[k]! + delta;
-          const vals = inputs.slice();
-          vals[which] = tf.tensor(v, t.shape);
-          return loss(vals).dataSync()[0]!;
-        });
-      const fd = (at(H) - at(-H)) / (2 * H);
-      const ad = analytic[which]![k]!;
-      const label = `${def.className} ${which < names.length ? names[which] : 'x'}[${k}]`;
-      expect(Number.isFinite(ad), `${label} autodiff not finite`).toBe(true);
-      expect(Math.abs(fd - ad), `${label}: fd ${fd} vs autodiff ${ad}`).toBeLessThanOrEqual(
-        ATOL + RTOL * Math.abs(ad),
-      );
-      if (Math.abs(ad) > 1e-3) nonzero++;
-      checked++;
-    }
-  });
-  c.dispose();
-  expect(nonzero).toBeGreaterThan(checked / 2); // not a vacuous comparison of zeros
-  return checked;
+  return sharedCheckGradients(def, p, x, def.defaults, withRegularizers, ctx).checked;
 }
 
 function tensorOf(rng: Rng, shape: number[], draw: (rng: Rng) => number): tf.Tensor {

@@ -6,7 +6,9 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { UnitDef } from '../src/index.js';
 import { Rng, initBackend, mulNacDef, nacDef, naluDef, nauDef, nmuDef, nsrDef } from '../src/index.js';
-import { params } from './helpers.js';
+import { checkGradients, params, signed, uniform } from './helpers.js';
+
+type AnyDef = UnitDef<never>;
 
 beforeAll(async () => {
   expect(await initBackend('cpu')).toBe('cpu');
@@ -20,88 +22,6 @@ beforeAll(async () => {
  * these inputs. Hence |fd − autodiff| ≤ 1e−3 + 5e−3·|autodiff| (observed: below 10 % of that). A
  * wrong gradient (a missing factor, a wrong sign, a gradient blocked by a clamp) is off by O(|grad|).
  */
-const H = 1e-2;
-const ATOL = 1e-3;
-const RTOL = 5e-3;
-
-type AnyDef = UnitDef<never>;
-
-/** Compare autodiff with central differences for every parameter and the input. */
-function checkGradients(
-  def: AnyDef,
-  p: Record<string, tf.Tensor>,
-  x: tf.Tensor,
-  opts: object,
-  withRegularizers = false,
-): { checked: number; worst: number } {
-  const names = Object.keys(p);
-  const outShape = tf.tidy(() => def.forward(p, x, opts as never).shape);
-  const rng = new Rng(99, 'c');
-  const c = tf.tensor(
-    Array.from({ length: outShape.reduce((a, b) => a * b, 1) }, () => rng.uniform(-1, 1)),
-    outShape,
-  );
-  const loss = (vals: tf.Tensor[]): tf.Scalar => {
-    const pp: Record<string, tf.Tensor> = {};
-    names.forEach((n, i) => (pp[n] = vals[i]!));
-    let l = tf.sum(tf.mul(c, def.forward(pp, vals[names.length]!, opts as never)));
-    if (withRegularizers) {
-      for (const r of Object.values(def.regularizers!(pp, opts as never))) l = tf.add(l, r);
-    }
-    return l as tf.Scalar;
-  };
-  const inputs = [...names.map((n) => p[n]!), x];
-  const analytic = tf.tidy(() =>
-    tf
-      .grads((...v: tf.Tensor[]) => loss(v))(inputs)
-      .map((g) => g.dataSync()),
-  );
-  let checked = 0;
-  let worst = 0;
-  inputs.forEach((t, which) => {
-    const base = t.dataSync() as Float32Array;
-    for (let k = 0; k < base.length; k++) {
-      const at = (delta: number) =>
-        tf.tidy(() => {
-          const v = base.slice();
-          v[k] = v[k]! + delta;
-          const vals = inputs.slice();
-          vals[which] = tf.tensor(v, t.shape);
-          return loss(vals).dataSync()[0]!;
-        });
-      const fd = (at(H) - at(-H)) / (2 * H);
-      const ad = analytic[which]![k]!;
-      const label = `${which < names.length ? names[which] : 'x'}[${k}]`;
-      expect(Number.isFinite(ad), `${label} autodiff not finite`).toBe(true);
-      expect(Math.abs(fd - ad), `${label}: fd ${fd} vs autodiff ${ad}`).toBeLessThanOrEqual(
-        ATOL + RTOL * Math.abs(ad),
-      );
-      worst = Math.max(worst, Math.abs(fd - ad) / (ATOL + RTOL * Math.abs(ad)));
-      checked++;
-    }
-  });
-  if (process.env.GRAD_DEBUG) console.log(def.name, 'worst |fd − ad| / tolerance', worst.toFixed(3));
-  c.dispose();
-  return { checked, worst };
-}
-
-/** Values with |v| in [lo, hi] and a random sign, away from kinks at 0. */
-function signed(rng: Rng, shape: number[], lo: number, hi: number): tf.Tensor {
-  const n = shape.reduce((a, b) => a * b, 1);
-  return tf.tensor(
-    Array.from({ length: n }, () => (rng.next() < 0.5 ? -1 : 1) * rng.uniform(lo, hi)),
-    shape,
-  );
-}
-
-/** U[lo, hi) values of a shape. */
-function uniform(rng: Rng, shape: number[], lo: number, hi: number): tf.Tensor {
-  const n = shape.reduce((a, b) => a * b, 1);
-  return tf.tensor(
-    Array.from({ length: n }, () => rng.uniform(lo, hi)),
-    shape,
-  );
-}
 
 describe('gradients match central finite differences (parameters and input)', () => {
   const B = 4;

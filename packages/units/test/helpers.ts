@@ -4,8 +4,9 @@
  * stacking for the replica axis.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Params, UnitDef } from '../src/index.js';
-import type { Rng } from '../src/index.js';
+import { expect } from 'vitest';
+import type { ForwardContext, Params, UnitDef } from '../src/index.js';
+import { Rng } from '../src/index.js';
 import { initParams } from '../src/index.js';
 
 export type Mat = number[][];
@@ -138,4 +139,91 @@ export function maxRelErr(a: Mat, b: Mat): number {
     }),
   );
   return worst;
+}
+
+// ---- finite-difference gradient check, shared by the unit test files ----
+
+export const H = 1e-2;
+export const ATOL = 1e-3;
+export const RTOL = 5e-3;
+
+/**
+ * Autodiff vs central differences of L = Σ c ⊙ z (+ Σ regularisers) for every parameter and the
+ * input (cpu backend; tolerances explained in gradients.test.ts).
+ */
+export function checkGradients(
+  def: UnitDef<never>,
+  p: Record<string, tf.Tensor>,
+  x: tf.Tensor,
+  opts: object,
+  withRegularizers = false,
+  ctx?: ForwardContext,
+): { checked: number; worst: number } {
+  const names = Object.keys(p);
+  const outShape = tf.tidy(() => def.forward(p, x, opts as never, ctx).shape);
+  const rng = new Rng(99, 'c');
+  const c = tf.tensor(
+    Array.from({ length: outShape.reduce((a, b) => a * b, 1) }, () => rng.uniform(-1, 1)),
+    outShape,
+  );
+  const loss = (vals: tf.Tensor[]): tf.Scalar => {
+    const pp: Record<string, tf.Tensor> = {};
+    names.forEach((n, i) => (pp[n] = vals[i]!));
+    let l = tf.sum(tf.mul(c, def.forward(pp, vals[names.length]!, opts as never, ctx)));
+    if (withRegularizers) {
+      for (const r of Object.values(def.regularizers!(pp, opts as never))) l = tf.add(l, r);
+    }
+    return l as tf.Scalar;
+  };
+  const inputs = [...names.map((n) => p[n]!), x];
+  const analytic = tf.tidy(() =>
+    tf
+      .grads((...v: tf.Tensor[]) => loss(v))(inputs)
+      .map((g) => g.dataSync()),
+  );
+  let checked = 0;
+  let worst = 0;
+  inputs.forEach((t, which) => {
+    const base = t.dataSync() as Float32Array;
+    for (let k = 0; k < base.length; k++) {
+      const at = (delta: number) =>
+        tf.tidy(() => {
+          const v = base.slice();
+          v[k] = v[k]! + delta;
+          const vals = inputs.slice();
+          vals[which] = tf.tensor(v, t.shape);
+          return loss(vals).dataSync()[0]!;
+        });
+      const fd = (at(H) - at(-H)) / (2 * H);
+      const ad = analytic[which]![k]!;
+      const label = `${which < names.length ? names[which] : 'x'}[${k}]`;
+      expect(Number.isFinite(ad), `${label} autodiff not finite`).toBe(true);
+      expect(Math.abs(fd - ad), `${label}: fd ${fd} vs autodiff ${ad}`).toBeLessThanOrEqual(
+        ATOL + RTOL * Math.abs(ad),
+      );
+      worst = Math.max(worst, Math.abs(fd - ad) / (ATOL + RTOL * Math.abs(ad)));
+      checked++;
+    }
+  });
+  if (process.env.GRAD_DEBUG) console.log(def.name, 'worst |fd − ad| / tolerance', worst.toFixed(3));
+  c.dispose();
+  return { checked, worst };
+}
+
+/** Values with |v| in [lo, hi] and a random sign, away from kinks at 0. */
+export function signed(rng: Rng, shape: number[], lo: number, hi: number): tf.Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  return tf.tensor(
+    Array.from({ length: n }, () => (rng.next() < 0.5 ? -1 : 1) * rng.uniform(lo, hi)),
+    shape,
+  );
+}
+
+/** U[lo, hi) values of a shape. */
+export function uniform(rng: Rng, shape: number[], lo: number, hi: number): tf.Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  return tf.tensor(
+    Array.from({ length: n }, () => rng.uniform(lo, hi)),
+    shape,
+  );
 }
