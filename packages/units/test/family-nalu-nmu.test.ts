@@ -29,7 +29,7 @@ import { NMRU, nmruDef } from '../src/nmru.js';
 import { SNMU, SNMU_NOISE, snmuDef, snmuNoisyProduct } from '../src/snmu.js';
 import { loadModel, saveModel } from '../src/node.js';
 import type { Mat } from './helpers.js';
-import { checkGradients as sharedCheckGradients, signed, uniform } from './helpers.js';
+import { checkGradients as sharedCheckGradients, moments, signed, uniform } from './helpers.js';
 import { bits, maxRelErr, params, stackParams, toMat } from './helpers.js';
 
 const RUNS = { numRuns: Number(process.env.FC_RUNS ?? 100) };
@@ -617,20 +617,6 @@ describe('gradients match central finite differences (parameters and input, cpu)
 // ---------------------------------------------------------------------------------------------
 
 /** Sample moments of a Float32Array. */
-function moments(v: ArrayLike<number>): { mean: number; std: number; min: number; max: number } {
-  let s = 0;
-  let min = Infinity;
-  let max = -Infinity;
-  for (let i = 0; i < v.length; i++) {
-    s += v[i]!;
-    min = Math.min(min, v[i]!);
-    max = Math.max(max, v[i]!);
-  }
-  const mean = s / v.length;
-  let ss = 0;
-  for (let i = 0; i < v.length; i++) ss += (v[i]! - mean) ** 2;
-  return { mean, std: Math.sqrt(ss / (v.length - 1)), min, max };
-}
 
 describe('initial values', () => {
   it('iNALU: Ŵ ~ N(0.88, 0.2), M̂ ~ N(0.5, 0.2), ĝ ~ N(0, 0.2); seeded and independent per parameter', () => {

@@ -227,3 +227,26 @@ export function uniform(rng: Rng, shape: number[], lo: number, hi: number): tf.T
     shape,
   );
 }
+
+/** Sample mean, variance (n − 1), standard deviation, min and max. */
+export function moments(v: ArrayLike<number>): {
+  mean: number;
+  variance: number;
+  std: number;
+  min: number;
+  max: number;
+} {
+  let s = 0;
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = 0; i < v.length; i++) {
+    s += v[i]!;
+    min = Math.min(min, v[i]!);
+    max = Math.max(max, v[i]!);
+  }
+  const mean = s / v.length;
+  let ss = 0;
+  for (let i = 0; i < v.length; i++) ss += (v[i]! - mean) ** 2;
+  const variance = ss / (v.length - 1);
+  return { mean, variance, std: Math.sqrt(variance), min, max };
+}

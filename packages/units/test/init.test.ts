@@ -27,26 +27,11 @@ import {
   nsrDef,
   xavierUniformRange,
 } from '../src/index.js';
-import { bits } from './helpers.js';
+import { bits, moments } from './helpers.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
 });
-
-function moments(v: ArrayLike<number>): { mean: number; variance: number; min: number; max: number } {
-  let s = 0;
-  let min = Infinity;
-  let max = -Infinity;
-  for (let i = 0; i < v.length; i++) {
-    s += v[i]!;
-    min = Math.min(min, v[i]!);
-    max = Math.max(max, v[i]!);
-  }
-  const mean = s / v.length;
-  let ss = 0;
-  for (let i = 0; i < v.length; i++) ss += (v[i]! - mean) ** 2;
-  return { mean, variance: ss / (v.length - 1), min, max };
-}
 
 /** Values of one parameter of `def` for a layer of shape (I, O), drawn by the unit's initialiser. */
 function initValues(

@@ -157,6 +157,20 @@ function seedOutcomes(report: Report, recs: readonly RunRecord[], opts: PlotOpti
 }
 
 /** Columns of a wrapped facet: readable for 1 to ~50 panels. */
+/** One panel per operation, in table order, wrapped in rows of three. */
+function operationFacet(ops: string[]) {
+  return {
+    facet: {
+      field: 'operation',
+      type: 'nominal',
+      title: 'operation',
+      sort: ops,
+      header: { labelAnchor: 'start' },
+    },
+    columns: facetColumns(ops.length, 3),
+  } as const;
+}
+
 function facetColumns(panels: number, max = 4): number {
   if (panels <= max) return Math.max(1, panels);
   if (panels > 24) return Math.max(max, 6);
@@ -215,14 +229,7 @@ export function successSpec(report: Report): TopLevelSpec {
     },
     config: BASE_CONFIG,
     data: { values },
-    facet: {
-      field: 'operation',
-      type: 'nominal',
-      title: 'operation',
-      sort: ops,
-      header: { labelAnchor: 'start' },
-    },
-    columns: facetColumns(ops.length, 3),
+    ...operationFacet(ops),
     spec: {
       width: 240,
       height: { step: 20 },
@@ -343,14 +350,7 @@ export function solvedAtSpec(
     title: { text: 'When training solved the task (solved seeds only)', subtitle },
     config: BASE_CONFIG,
     data: { values },
-    facet: {
-      field: 'operation',
-      type: 'nominal',
-      title: 'operation',
-      sort: ops,
-      header: { labelAnchor: 'start' },
-    },
-    columns: facetColumns(ops.length, 3),
+    ...operationFacet(ops),
     spec: {
       width: 260,
       height: { step: 24 },
