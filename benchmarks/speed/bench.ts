@@ -1,21 +1,31 @@
 /**
- * Training speed: the fused plain-JS path (`fastTrainReplicas`) vs the generic tfjs path
- * (`trainReplicas`, wasm backend), in seed-iterations per second on one core.
+ * Training speed of the benchmark's real training path, in seed-iterations per second.
  *
- *   pnpm exec tsx benchmarks/speed/bench.ts [--json] [--seeds 100] [--fast-iterations 2000]
- *                                           [--tfjs-iterations 2000] [--models nmu,nau,nalu]
+ *   pnpm bench:speed [--json] [--seeds 100] [--iterations 3000] [--naive-iterations 2000]
+ *                    [--models nmu,nau,nalu] [--tasks default,simple]
  *
- * Every measurement runs in its own child process (one thread: the tfjs wasm backend runs without
- * worker threads in Node), so JIT state, caches and the peak RSS are its own. "seed-it/s" =
- * iterations × seeds / seconds, evaluation (every 1,000 iterations, on 10,000 + 10,000 items) and
- * data generation included, process start-up and imports excluded. Both wall-clock and CPU-time
- * rates are reported: on a shared machine the CPU-time rate is the steadier of the two.
+ * For each model and task (the paper's default task, I = 100, and the simple task, I = 4):
+ * - fused path, one core: `fastTrainReplicas` with all seeds in one process;
+ * - fused path, all cores: one process per core, each with its share of the seeds, run at once;
+ * - naive tfjs: one seed at a time through the generic tfjs trainer on the wasm backend (what a
+ *   straightforward tfjs port does), and the ratio to it;
+ * - peak RSS of each process.
+ * Every measurement runs in its own child process (JIT state, caches and peak RSS are its own).
+ * Data generation, regularisers, clamps and evaluation (every 1,000 iterations on 10,000 + 10,000
+ * items) are included; process start-up and imports are not. Both wall-clock and CPU-time rates are
+ * reported: on a shared machine the CPU-time rate is the steadier of the two.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { RunConfig } from '../../packages/bench/src/config.js';
 
 type PathName = 'fast' | 'tfjs';
+
+/** The reference (stable-nalu, PyTorch) per core on the default task (performance.md, issue 5). */
+const REFERENCE: Record<string, number> = { nmu: 1321, nau: 1469, nalu: 924 };
+/** The issue's one-core targets on the default task (10× the reference). */
+const TARGET_ONE_CORE: Record<string, number> = { nmu: 13210, nau: 14690, nalu: 9240 };
 type TaskName = 'default' | 'simple';
 
 interface Measurement {
@@ -40,7 +50,14 @@ function arg(name: string, fallback: string): string {
   return k >= 0 && process.argv[k + 1] !== undefined ? process.argv[k + 1]! : fallback;
 }
 
-async function measure(model: string, task: TaskName, path: PathName, seeds: number, iterations: number) {
+async function measure(
+  model: string,
+  task: TaskName,
+  path: PathName,
+  firstSeed: number,
+  seeds: number,
+  iterations: number,
+) {
   const { defaultStaticTask } = await import('../../packages/bench/src/tasks/static.js');
   const { initBackend } = await import('../../packages/units/src/index.js');
   const { trainReplicas } = await import('../../packages/bench/src/train/replicas.js');
@@ -58,11 +75,16 @@ async function measure(model: string, task: TaskName, path: PathName, seeds: num
     schedule: null,
     oobWeight: 1,
   };
-  const replicas = Array.from({ length: seeds }, (_, seed) => ({ config, seed, threshold: 1e-5 }));
-  const train = path === 'fast' ? fastTrainReplicas : trainReplicas;
+  const replicas = Array.from({ length: seeds }, (_, k) => ({
+    config,
+    seed: firstSeed + k,
+    threshold: 1e-5,
+  }));
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  await train({ replicas });
+  if (path === 'fast') await fastTrainReplicas({ replicas });
+  // The naive loop: one seed after the other, each its own tfjs training run.
+  else for (const r of replicas) await trainReplicas({ replicas: [r] });
   const wallSeconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const cpuSeconds = (cpu.user + cpu.system) / 1e6;
@@ -86,25 +108,54 @@ function runChild(
   model: string,
   task: TaskName,
   path: PathName,
+  firstSeed: number,
   seeds: number,
   iterations: number,
-): Measurement {
+): Promise<Measurement> {
   const script = fileURLToPath(import.meta.url);
-  const out = spawnSync(
-    process.execPath,
-    [...process.execArgv, script, '--child', model, task, path, String(seeds), String(iterations)],
-    { encoding: 'utf8', maxBuffer: 1 << 24 },
+  const args = [model, task, path, firstSeed, seeds, iterations].map(String);
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...process.execArgv, script, '--child', ...args]);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => {
+      const line = stdout
+        .split('\n')
+        .reverse()
+        .find((l) => l.startsWith('{'));
+      if (code !== 0 || !line) {
+        reject(new Error(`measurement ${args.join(' ')} failed (${code}):\n${stderr.slice(-2000)}`));
+      } else resolve(JSON.parse(line) as Measurement);
+    });
+  });
+}
+
+/** All cores: one child per core, each with its share of the seeds, started together. */
+async function runAllCores(model: string, task: TaskName, seeds: number, iterations: number, cores: number) {
+  const shares = Array.from(
+    { length: cores },
+    (_, k) => Math.floor(seeds / cores) + (k < seeds % cores ? 1 : 0),
   );
-  const line = out.stdout
-    .split('\n')
-    .reverse()
-    .find((l) => l.startsWith('{'));
-  if (out.status !== 0 || !line) {
-    throw new Error(
-      `measurement ${model}/${task}/${path} failed (${out.status}):\n${out.stderr.slice(-2000)}`,
-    );
-  }
-  return JSON.parse(line) as Measurement;
+  const t0 = performance.now();
+  let first = 0;
+  const runs = await Promise.all(
+    shares.map((n) => {
+      const m = runChild(model, task, 'fast', first, n, iterations);
+      first += n;
+      return m;
+    }),
+  );
+  const wall = (performance.now() - t0) / 1000;
+  // Rate from the slowest child's training time (start-up excluded, as for one core).
+  const slowest = Math.max(...runs.map((r) => r.wallSeconds));
+  return {
+    seedItPerSec: (seeds * iterations) / slowest,
+    seedItPerCpuSec: runs.reduce((s, r) => s + r.seedItPerCpuSec, 0),
+    peakRssMiB: Math.max(...runs.map((r) => r.peakRssMiB)),
+    wallSeconds: wall,
+  };
 }
 
 /**
@@ -149,59 +200,74 @@ function fmt(n: number, digits = 0): string {
 async function main() {
   const child = process.argv.indexOf('--child');
   if (child >= 0) {
-    const [model, task, path, seeds, iterations] = process.argv.slice(child + 1);
-    await measure(model!, task as TaskName, path as PathName, Number(seeds), Number(iterations));
+    const [model, task, path, firstSeed, seeds, iterations] = process.argv.slice(child + 1);
+    await measure(
+      model!,
+      task as TaskName,
+      path as PathName,
+      Number(firstSeed),
+      Number(seeds),
+      Number(iterations),
+    );
     return;
   }
   const json = process.argv.includes('--json');
   const seeds = Number(arg('seeds', '100'));
-  const fastIterations = Number(arg('fast-iterations', '2000'));
-  const tfjsIterations = Number(arg('tfjs-iterations', '2000'));
+  const iterations = Number(arg('iterations', '3000'));
+  const naiveIterations = Number(arg('naive-iterations', '2000'));
   const models = arg('models', 'nmu,nau,nalu').split(',');
+  const tasks = arg('tasks', 'default,simple').split(',') as TaskName[];
+  const cores = availableParallelism();
   const calibration = calibrate();
-  const rows: { fast: Measurement; tfjs: Measurement }[] = [];
+  const rows = [];
   for (const model of models) {
-    for (const task of ['default', 'simple'] as const) {
+    for (const task of tasks) {
       if (!json) process.stderr.write(`measuring ${model} on the ${task} task …\n`);
-      const fast = runChild(model, task, 'fast', seeds, fastIterations);
-      const tfjs = runChild(model, task, 'tfjs', seeds, tfjsIterations);
-      rows.push({ fast, tfjs });
+      const one = await runChild(model, task, 'fast', 0, seeds, iterations);
+      const all = await runAllCores(model, task, seeds, iterations, cores);
+      const naive = await runChild(model, task, 'tfjs', 0, 1, naiveIterations);
+      rows.push({ model, task, one, all, naive });
     }
   }
   if (json) {
-    console.log(JSON.stringify({ seeds, fastIterations, tfjsIterations, calibration, rows }, null, 2));
+    console.log(JSON.stringify({ seeds, iterations, naiveIterations, cores, calibration, rows }, null, 2));
     return;
   }
   const header = [
     'model',
     'task',
-    'fast seed-it/s',
+    '1 core',
     '(cpu)',
-    'tfjs wasm seed-it/s',
-    '(cpu)',
-    'fast/tfjs',
-    '(cpu)',
-    'RSS fast MiB',
-    'RSS tfjs MiB',
+    `${cores} cores`,
+    'naive tfjs',
+    '1 core / naive',
+    '1 core / reference',
+    'target 1 core',
+    'peak RSS MiB',
   ];
-  const table = rows.map(({ fast, tfjs }) => [
-    fast.model,
-    fast.task === 'default' ? 'default (I=100)' : 'simple (I=4)',
-    fmt(fast.seedItPerSec),
-    fmt(fast.seedItPerCpuSec),
-    fmt(tfjs.seedItPerSec),
-    fmt(tfjs.seedItPerCpuSec),
-    `${fmt(fast.seedItPerSec / tfjs.seedItPerSec, 1)}×`,
-    `${fmt(fast.seedItPerCpuSec / tfjs.seedItPerCpuSec, 1)}×`,
-    fmt(fast.peakRssMiB),
-    fmt(tfjs.peakRssMiB),
-  ]);
+  const table = rows.map(({ model, task, one, all, naive }) => {
+    const ref = task === 'default' ? REFERENCE[model] : undefined;
+    const target = task === 'default' ? TARGET_ONE_CORE[model] : undefined;
+    return [
+      model,
+      task === 'default' ? 'default (I=100)' : 'simple (I=4)',
+      fmt(one.seedItPerSec),
+      fmt(one.seedItPerCpuSec),
+      fmt(all.seedItPerSec),
+      fmt(naive.seedItPerSec),
+      `${fmt(one.seedItPerSec / naive.seedItPerSec, 1)}×`,
+      ref ? `${fmt(one.seedItPerSec / ref, 1)}×` : '—',
+      target ? `${fmt(target)} ${one.seedItPerSec >= target ? 'met' : 'NOT met'}` : '—',
+      `${fmt(one.peakRssMiB)} / ${fmt(all.peakRssMiB)}`,
+    ];
+  });
   const widths = header.map((h, c) => Math.max(h.length, ...table.map((r) => r[c]!.length)));
   const line = (cells: string[]) =>
     cells.map((s, c) => (c < 2 ? s.padEnd(widths[c]!) : s.padStart(widths[c]!))).join('  ');
   console.log(
-    `${seeds} seeds, batch 128, eval every 1,000 on 10,000 + 10,000 items; fast path ${fastIterations} iterations, ` +
-      `tfjs (wasm) ${tfjsIterations}; one process per cell, one core each, run one after the other.`,
+    `${seeds} seeds, batch 128, eval every 1,000 on 10,000 + 10,000 items; fused path ${iterations} iterations ` +
+      `(1 core: one process; ${cores} cores: ${cores} processes at once, seeds split); naive tfjs: 1 seed, ` +
+      `${naiveIterations} iterations, wasm backend. Rates are wall-clock seed-it/s; (cpu) = per CPU-second.`,
   );
   console.log(
     `calibration: bare xoshiro128** fills ${fmt(calibration)} batches of 128 × 100 floats per second.`,
@@ -209,6 +275,10 @@ async function main() {
   console.log(line(header));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const r of table) console.log(line(r));
+  console.log(
+    'Peak RSS: one-core process (all seeds) / largest all-cores process. Reference: stable-nalu (PyTorch) ' +
+      '1,321 (NMU), 1,469 (NAU), 924 (NALU) seed-it/s per core.',
+  );
 }
 
 await main();

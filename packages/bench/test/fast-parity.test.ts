@@ -19,6 +19,7 @@ import { denseDef } from '../src/models/dense.js';
 import { gatedNauNmuDef } from '../src/models/gated.js';
 import { listModels, registerModel } from '../src/models/registry.js';
 import type { EvalPoint } from '../src/record.js';
+import type { LaneFiller } from '../src/tasks/lanes.js';
 import { defaultStaticTask } from '../src/tasks/static.js';
 import type { ReplicaSpec, TrainProgress } from '../src/train/replicas.js';
 import { trainReplicas } from '../src/train/replicas.js';
@@ -42,8 +43,8 @@ vi.mock('../src/tasks/static.js', async (importOriginal) => {
         seed: inner.seed,
         offset: inner.offset,
         targets: inner.targets.bind(inner),
-        nextBatch(x: Float32Array, y: Float64Array, batch: number) {
-          inner.nextBatch(x, y, batch);
+        nextBatch(x: Float32Array, y: Float64Array, batch: number, filler?: LaneFiller) {
+          inner.nextBatch(x, y, batch, filler);
           if (calls++ >= seed - POISON) y.fill(NaN, 0, batch);
         },
       };
@@ -267,7 +268,7 @@ describe('fused kernels equal the tfjs units (forward, input and parameter gradi
             };
           });
 
-          // Fused kernel, row by row.
+          // Fused kernel (JavaScript path), one block of B rows.
           const total = values.reduce((s, v) => s + v.length, 0);
           const p = new Float64Array(total);
           const g = new Float64Array(total);
@@ -281,15 +282,9 @@ describe('fused kernels equal the tfjs units (forward, input and parameter gradi
           k.zeroGrad();
           const out = new Float64Array(B * O);
           const dx = new Float64Array(B * I);
-          const row = new Float64Array(O);
-          const dIn = new Float64Array(I);
           const x64 = Float64Array.from(x);
-          for (let b = 0; b < B; b++) {
-            k.forward(x64, b * I, row);
-            out.set(row, b * O);
-            k.backward(x64, b * I, Float64Array.from(dy.subarray(b * O, (b + 1) * O)), dIn);
-            dx.set(dIn, b * I);
-          }
+          k.forward(x64, B, out);
+          k.backward(x64, B, Float64Array.from(dy), dx);
           k.finishGrad();
           k.regularize(sw, ow);
           const tol = c.tol ?? 1e-5;
@@ -312,11 +307,10 @@ describe('fused kernels equal the tfjs units (forward, input and parameter gradi
             // Central differences of Σ forward ⊙ dy in float64 (h = 1e-6 relative).
             const lossAt = () => {
               k.prepare();
+              const block = new Float64Array(B * O);
+              k.forward(x64, B, block);
               let acc = 0;
-              for (let b = 0; b < B; b++) {
-                k.forward(x64, b * I, row);
-                for (let o = 0; o < O; o++) acc += row[o]! * dy[b * O + o]!;
-              }
+              for (let j = 0; j < B * O; j++) acc += block[j]! * dy[j]!;
               return acc;
             };
             const fd = new Float64Array(total);

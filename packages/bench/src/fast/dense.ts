@@ -3,33 +3,29 @@
  * z = act(x · W + b). Raw parameters: W [I, O], b [O]. relu'(0) = 0 as in tfjs.
  */
 import type { DenseOptions } from '../models/dense.js';
-import type { FastLayer, KernelArgs, Row } from './kernel.js';
-import { addOuter, matTVec, maxNaN, sparsityOf, transposeInto } from './kernel.js';
+import type { KernelArgs, LinearForm } from './kernel.js';
+import { FormLayer, maxNaN, room, sparsityOf, transposeInto } from './kernel.js';
 
-export class DenseKernel implements FastLayer {
-  readonly inputSize: number;
-  readonly outputSize: number;
+export class DenseKernel extends FormLayer {
+  readonly forms: readonly LinearForm[];
   private readonly relu: boolean;
   private readonly p: Float64Array;
   private readonly g: Float64Array;
   private readonly wt: Float64Array;
   private readonly gwt: Float64Array;
   private readonly gb: Float64Array;
-  /** Pre-activation of the current row. */
-  private readonly u: Float64Array;
-  private readonly du: Float64Array;
+  /** Pre-activations of the current rows, [rows, O]. */
+  private u = new Float64Array(0);
 
   constructor({ inputSize, units, options, p, g }: KernelArgs<DenseOptions>) {
-    this.inputSize = inputSize;
-    this.outputSize = units;
+    super(inputSize, units);
     this.relu = options.activation === 'relu';
     this.p = p;
     this.g = g;
     this.wt = new Float64Array(inputSize * units);
     this.gwt = new Float64Array(inputSize * units);
     this.gb = new Float64Array(units);
-    this.u = new Float64Array(units);
-    this.du = new Float64Array(units);
+    this.forms = [{ input: 'x', eps: 0, rows: units, w: this.wt, gw: this.gwt }];
   }
 
   prepare(): void {
@@ -41,27 +37,30 @@ export class DenseKernel implements FastLayer {
     this.gb.fill(0);
   }
 
-  forward(x: Row, xOff: number, out: Float64Array): void {
-    const { wt, u, p, relu, inputSize: I, outputSize: O } = this;
-    const bOff = I * O;
-    for (let o = 0, base = 0; o < O; o++, base += I) {
-      let acc = 0;
-      for (let i = 0; i < I; i++) acc += x[xOff + i]! * wt[base + i]!;
-      const v = acc + p[bOff + o]!;
-      u[o] = v;
-      out[o] = relu ? (v < 0 ? 0 : v) : v;
+  /** z = act(s + b). */
+  forwardSums(s: Float64Array, rows: number, out: Float64Array): void {
+    const { p, relu, inputSize: I, outputSize: O } = this;
+    const u = (this.u = room(this.u, rows * O));
+    for (let b = 0; b < rows; b++) {
+      for (let o = 0; o < O; o++) {
+        const k = b * O + o;
+        const v = s[k]! + p[I * O + o]!;
+        u[k] = v;
+        out[k] = relu ? (v < 0 ? 0 : v) : v;
+      }
     }
   }
 
-  backward(x: Row, xOff: number, dOut: Float64Array, dIn: Float64Array | null): void {
-    const { u, du, gb, relu, inputSize: I, outputSize: O } = this;
-    for (let o = 0; o < O; o++) {
-      const d = relu ? (u[o]! > 0 ? dOut[o]! : 0) : dOut[o]!;
-      du[o] = d;
-      gb[o] = gb[o]! + d;
+  backwardSums(dOut: Float64Array, rows: number, ds: Float64Array): void {
+    const { u, gb, relu, outputSize: O } = this;
+    for (let b = 0; b < rows; b++) {
+      for (let o = 0; o < O; o++) {
+        const k = b * O + o;
+        const d = relu ? (u[k]! > 0 ? dOut[k]! : 0) : dOut[k]!;
+        ds[k] = d;
+        gb[o] = gb[o]! + d;
+      }
     }
-    addOuter(x, xOff, du, I, O, this.gwt);
-    if (dIn) matTVec(this.wt, du, I, O, dIn);
   }
 
   finishGrad(): void {
@@ -69,12 +68,6 @@ export class DenseKernel implements FastLayer {
     for (let i = 0; i < I; i++) for (let o = 0; o < O; o++) g[i * O + o] = gwt[o * I + i]!;
     for (let o = 0; o < O; o++) g[I * O + o] = gb[o]!;
   }
-
-  regularize(): number {
-    return 0;
-  }
-
-  constrain(): void {}
 
   sparsityError(): number {
     let m = -Infinity;

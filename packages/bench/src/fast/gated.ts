@@ -5,7 +5,7 @@
  */
 import type { GatedOptions } from '../models/gated.js';
 import type { FastLayer, KernelArgs, Row } from './kernel.js';
-import { addOuter, matVec, maxNaN, sigmoid, transposeInto } from './kernel.js';
+import { maxNaN, room, sigmoid, transposeInto } from './kernel.js';
 import { NauKernel } from './nau.js';
 import { NmuKernel } from './nmu.js';
 
@@ -18,14 +18,15 @@ export class GatedKernel implements FastLayer {
   private readonly g: Float64Array;
   private readonly gt: Float64Array;
   private readonly ggt: Float64Array;
-  private readonly za: Float64Array;
-  private readonly zm: Float64Array;
-  private readonly gate: Float64Array;
-  private readonly da: Float64Array;
-  private readonly dm: Float64Array;
-  private readonly dLogit: Float64Array;
-  private readonly dInA: Float64Array;
-  private readonly dInM: Float64Array;
+  // Per-row state of the current rows.
+  private za = new Float64Array(0);
+  private zm = new Float64Array(0);
+  private gate = new Float64Array(0);
+  private da = new Float64Array(0);
+  private dm = new Float64Array(0);
+  private dLogit = new Float64Array(0);
+  private dInA = new Float64Array(0);
+  private dInM = new Float64Array(0);
 
   constructor({ inputSize: I, units: O, options, p, g }: KernelArgs<GatedOptions>) {
     this.inputSize = I;
@@ -44,14 +45,6 @@ export class GatedKernel implements FastLayer {
     this.g = g;
     this.gt = new Float64Array(n);
     this.ggt = new Float64Array(n);
-    this.za = new Float64Array(O);
-    this.zm = new Float64Array(O);
-    this.gate = new Float64Array(O);
-    this.da = new Float64Array(O);
-    this.dm = new Float64Array(O);
-    this.dLogit = new Float64Array(O);
-    this.dInA = new Float64Array(I);
-    this.dInM = new Float64Array(I);
   }
 
   prepare(): void {
@@ -66,35 +59,53 @@ export class GatedKernel implements FastLayer {
     this.ggt.fill(0);
   }
 
-  forward(x: Row, xOff: number, out: Float64Array): void {
-    const { za, zm, gate, inputSize: I, outputSize: O } = this;
-    this.nau.forward(x, xOff, za);
-    this.nmu.forward(x, xOff, zm);
-    matVec(x, xOff, this.gt, I, O, gate);
-    for (let o = 0; o < O; o++) {
-      const gv = sigmoid(gate[o]!);
-      gate[o] = gv;
-      out[o] = gv * za[o]! + (1 - gv) * zm[o]!;
+  forward(x: Row, rows: number, out: Float64Array): void {
+    const { gt, inputSize: I, outputSize: O } = this;
+    const n = rows * O;
+    const za = (this.za = room(this.za, n));
+    const zm = (this.zm = room(this.zm, n));
+    const gate = (this.gate = room(this.gate, n));
+    this.nau.forward(x, rows, za);
+    this.nmu.forward(x, rows, zm);
+    for (let b = 0; b < rows; b++) {
+      for (let o = 0; o < O; o++) {
+        let logit = 0;
+        for (let i = 0; i < I; i++) logit += x[b * I + i]! * gt[o * I + i]!;
+        const k = b * O + o;
+        const gv = sigmoid(logit);
+        gate[k] = gv;
+        out[k] = gv * za[k]! + (1 - gv) * zm[k]!;
+      }
     }
   }
 
-  backward(x: Row, xOff: number, dOut: Float64Array, dIn: Float64Array | null): void {
-    const { za, zm, gate, da, dm, dLogit, dInA, dInM, gt, inputSize: I, outputSize: O } = this;
-    for (let o = 0; o < O; o++) {
-      const d = dOut[o]!;
-      const gv = gate[o]!;
-      da[o] = d * gv;
-      dm[o] = d * (1 - gv);
-      dLogit[o] = d * (za[o]! - zm[o]!) * (gv * (1 - gv));
+  backward(x: Row, rows: number, dOut: Float64Array, dIn: Float64Array | null): void {
+    const { za, zm, gate, gt, ggt, inputSize: I, outputSize: O } = this;
+    const n = rows * O;
+    const da = (this.da = room(this.da, n));
+    const dm = (this.dm = room(this.dm, n));
+    const dLogit = (this.dLogit = room(this.dLogit, n));
+    for (let k = 0; k < n; k++) {
+      const d = dOut[k]!;
+      const gv = gate[k]!;
+      da[k] = d * gv;
+      dm[k] = d * (1 - gv);
+      dLogit[k] = d * (za[k]! - zm[k]!) * (gv * (1 - gv));
     }
-    this.nau.backward(x, xOff, da, dIn ? dInA : null);
-    this.nmu.backward(x, xOff, dm, dIn ? dInM : null);
-    addOuter(x, xOff, dLogit, I, O, this.ggt);
-    if (dIn) {
+    const dInA = dIn ? (this.dInA = room(this.dInA, rows * I)) : null;
+    const dInM = dIn ? (this.dInM = room(this.dInM, rows * I)) : null;
+    this.nau.backward(x, rows, da, dInA);
+    this.nmu.backward(x, rows, dm, dInM);
+    for (let b = 0; b < rows; b++) {
       for (let i = 0; i < I; i++) {
-        let acc = dInA[i]! + dInM[i]!;
-        for (let o = 0, k = i; o < O; o++, k += I) acc += dLogit[o]! * gt[k]!;
-        dIn[i] = acc;
+        const xi = x[b * I + i]!;
+        let back = 0;
+        for (let o = 0, k = i; o < O; o++, k += I) {
+          const d = dLogit[b * O + o]!;
+          ggt[k] = ggt[k]! + xi * d;
+          back += d * gt[k]!;
+        }
+        if (dIn) dIn[b * I + i] = dInA![b * I + i]! + dInM![b * I + i]! + back;
       }
     }
   }

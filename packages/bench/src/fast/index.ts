@@ -1,13 +1,15 @@
 /**
- * The fused plain-JavaScript training path for the built-in units: the same contract as the generic
- * tfjs trainer (`trainReplicas`), faster for these tiny models, whose cost in tfjs is per-op overhead
- * rather than arithmetic (shared/spec/performance.md). The gain is largest for few seeds per batch
- * and small inputs; against tfjs wasm batching 100 seeds of the I = 100 task it is modest, and for
- * NALU (bound by Math.log here, SIMD in wasm) about even — see benchmarks/speed/bench.ts.
- *
- * Float64 throughout, so records differ slightly from the float32 tfjs path; each path is
- * deterministic, and a replica's record does not depend on which replicas share the call (they are
- * trained one after the other, each with its own parameters, optimiser state and data stream).
+ * The fused training path for the built-in units: the same contract as the generic tfjs trainer
+ * (`trainReplicas`), without tfjs's per-op overhead, which dominates these tiny models
+ * (shared/spec/performance.md). Per batch and layer, one call on a block of rows:
+ * - a first layer made of linear forms (NAU, NAC+, NAC•, NALU, dense) computes its weighted sums and
+ *   their weight gradients for the whole batch in WebAssembly SIMD (float32, wasm.ts), draws the
+ *   batch straight into wasm memory (the task's lane stream, bit-identical to its JavaScript
+ *   definition) and computes log(|x| + ε) there; its per-row head runs in TypeScript;
+ * - the other layers (and a first layer without forms, e.g. an NMU) run in TypeScript in float64.
+ * Records therefore differ slightly from the float32 tfjs path; each path is deterministic, and a
+ * replica's record does not depend on which replicas share the call (they are trained one after
+ * the other, each with its own parameters, optimiser state and data stream).
  */
 import * as tf from '@tensorflow/tfjs';
 import type { UnitDef } from '@nalm/units';
@@ -23,9 +25,12 @@ import type { ReplicaSpec, TrainReplicasOptions } from '../train/replicas.js';
 import { assertSharedBatch, buildRecord } from '../train/replicas.js';
 import { scheduleValue } from '../train/schedule.js';
 import { Adam, FastModel, allLayersFused } from './model.js';
+import { Arena } from './wasm.js';
 
 export { Adam, FastModel, allLayersFused, type FastLayerInit } from './model.js';
-export type { FastLayer, KernelArgs } from './kernel.js';
+export type { FastLayer, KernelArgs, LinearForm } from './kernel.js';
+export { FormLayer } from './kernel.js';
+export { Arena } from './wasm.js';
 export { kernelFor } from './registry.js';
 
 /** The model's layers with their options resolved (defaults filled in, validated). */
@@ -61,7 +66,7 @@ export function fastPathSupports(config: RunConfig): boolean {
  * The replica's model at its initial parameters: `initParams` exactly as `trainReplicas` seeds it
  * (float32 values, used as float64). Needs an initialised tfjs backend (`await tf.ready()`).
  */
-export function initialFastModel(config: RunConfig, seed: number): FastModel {
+export function initialFastModel(config: RunConfig, seed: number, arena?: Arena): FastModel {
   return new FastModel(
     resolvedLayers(config).map((layer, li) => {
       const tensors = initParams(layer.def, layer.shape, layer.options as never, seed, ['layer', li]);
@@ -78,12 +83,13 @@ export function initialFastModel(config: RunConfig, seed: number): FastModel {
       }
       return { layer, params };
     }),
+    arena,
   );
 }
 
 interface EvalSet {
-  /** The shared evaluation inputs widened to float64 (one copy per distinct input set). */
-  x: Float64Array;
+  /** The shared evaluation inputs (the models copy them once into their arena). */
+  x: Float32Array;
   y: Float64Array;
   n: number;
 }
@@ -129,16 +135,15 @@ export async function fastTrainReplicas(opts: TrainReplicasOptions): Promise<Run
   const hasOobRegularizer = resolvedLayers(config).some(
     (l) => (l.options as { oobMode?: string }).oobMode === 'regularized',
   );
-  const widened = new Map<Float32Array, Float64Array>();
   const evalSet = (spec: ReplicaSpec, task: StaticTaskInstance, which: 'interpolation' | 'extrapolation') => {
-    const x32 = evaluationInputs(spec.config.task, which);
-    const n = x32.length / I;
-    let x = widened.get(x32);
-    if (!x) widened.set(x32, (x = Float64Array.from(x32)));
-    return { x, n, y: task.targets(x32, n) };
+    const x = evaluationInputs(spec.config.task, which);
+    const n = x.length / I;
+    return { x, n, y: task.targets(x, n) };
   };
+  // One wasm arena for the call: the replicas' buffers and one copy of each evaluation set.
+  const arena = new Arena();
   const replicas: Replica[] = specs.map((spec) => {
-    const model = initialFastModel(spec.config, spec.seed);
+    const model = initialFastModel(spec.config, spec.seed, arena);
     const task = createStaticTask(spec.config.task, spec.seed);
     return {
       spec,
@@ -152,7 +157,6 @@ export async function fastTrainReplicas(opts: TrainReplicasOptions): Promise<Run
       iterations: config.iterations,
     };
   });
-  const xBuf = new Float32Array(B * I);
   const yBuf = new Float64Array(B);
 
   const evaluate = (step: number) => {
@@ -172,7 +176,9 @@ export async function fastTrainReplicas(opts: TrainReplicasOptions): Promise<Run
   const train = (r: Replica, from: number, to: number) => {
     const { model, adam, task } = r;
     for (let t = from; t < to; t++) {
-      task.nextBatch(xBuf, yBuf, B);
+      // The model's own input buffer (wasm memory for a batched first layer): no copy.
+      const xBuf = model.inputBuffer(B);
+      task.nextBatch(xBuf, yBuf, B, model.filler);
       const lambda = scheduleValue(schedule, t);
       const withRegularizers = lambda > 0 || (hasOobRegularizer && config.oobWeight > 0);
       model.prepare();

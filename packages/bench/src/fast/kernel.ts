@@ -1,5 +1,5 @@
 /**
- * The contract of a fused layer kernel (plain JavaScript, float64), the third shell around the unit
+ * The contract of a fused layer kernel (TypeScript, float64), the third shell around the unit
  * definitions of `@nalm/units` (architecture.md): same formulas as the units' tfjs `forward`, with a
  * hand-written backward pass. Parity with the tfjs units is proven by `test/fast-parity.test.ts`.
  *
@@ -9,40 +9,43 @@
  * *effective* weights transposed (`[O, I]`) so the row loops are contiguous.
  *
  * A training step is: `prepare()` (effective weights from the raw parameters, once per step),
- * `zeroGrad()`, then per row `forward` → `backward` (gradients accumulate w.r.t. the effective
- * weights), then `finishGrad()` (chain to the raw parameters, overwriting `g`), `regularize()` (adds
+ * `zeroGrad()`, then `forward` → `backward` on the batch as one block of rows (gradients accumulate
+ * w.r.t. the effective weights), then `finishGrad()` (chain to the raw parameters, overwriting `g`), `regularize()` (adds
  * the weighted regularisers' sub-gradients to `g`), the optimiser step, and `constrain()`.
  */
 
 /**
- * Row inputs are float64 only: the trainer widens the task's float32 batch once per step (a native
- * copy), so every kernel loop sees one array type and V8 keeps its element accesses monomorphic.
+ * Inputs of the JavaScript loops are float64 only: the trainer widens float32 data once per batch
+ * (a native copy), so every kernel loop sees one array type and V8 keeps its accesses monomorphic.
  */
 export type Row = Float64Array;
 
+/**
+ * A layer works on a block of rows at a time (row-major [rows, I] in, [rows, O] out): one call per
+ * layer per batch keeps the per-row cost to the arithmetic, which matters for small inputs (the
+ * simple task's I = 4), where call overhead per row would dominate.
+ */
 export interface FastLayer {
   readonly inputSize: number;
   readonly outputSize: number;
+  /**
+   * The weighted sums the layer starts from, when it is "linear forms + a per-row head" (NAU, NAC+,
+   * NAC•, NALU, dense). As a first layer such a layer runs batched: the sums of all rows and their
+   * weight gradients are computed by the wasm SIMD kernels (model.ts), only the head in TypeScript.
+   */
+  readonly forms?: readonly LinearForm[];
   /** Effective weights (and any per-step constants) from the current raw parameters. */
   prepare(): void;
   /** Clear the accumulated effective-weight gradients. */
   zeroGrad(): void;
+  /** Rows [0, rows) of x → out. Keeps what `backward` of these rows needs. */
+  forward(x: Row, rows: number, out: Float64Array): void;
   /**
-   * One row: `x[xOff .. xOff + I)` → `out[0 .. O)`. Keeps what `backward` of this row needs.
-   * `cache`, when given, is this kernel's `inputCache` of `x` (same offsets).
+   * Backward of the rows last passed to `forward` (same x): accumulate the gradients of the
+   * effective weights for `dOut` ([rows, O]), and write the input gradients ([rows, I]) to `dIn`
+   * unless it is null.
    */
-  forward(x: Row, xOff: number, out: Float64Array, cache?: Float64Array): void;
-  /**
-   * Optional: per-element values of a *constant* input (the evaluation sets) that `forward` would
-   * otherwise recompute for every row of every evaluation of every replica — e.g. log(|x| + ε),
-   * which dominates NALU's evaluation cost. Must equal what `forward` computes, bit for bit.
-   */
-  inputCache?(x: Row): Float64Array;
-  /**
-   * Backward of the row last passed to `forward` (same `x`, `xOff`): accumulate the gradients of
-   * the effective weights for `dOut`, and write the input gradient to `dIn` unless it is null.
-   */
-  backward(x: Row, xOff: number, dOut: Float64Array, dIn: Float64Array | null): void;
+  backward(x: Row, rows: number, dOut: Float64Array, dIn: Float64Array | null): void;
   /** Chain the accumulated effective-weight gradients to the raw parameters (overwrites `g`). */
   finishGrad(): void;
   /**
@@ -54,6 +57,129 @@ export interface FastLayer {
   constrain(): void;
   /** max over the effective weights of min(|w|, |1 − |w||) (units.md "sparsity error"). */
   sparsityError(): number;
+}
+
+/**
+ * `rows` weighted sums of one input row: s[r] = Σ_i in_i · w[r, i], with `in` the inputs themselves
+ * ('x') or log(|x| + ε) ('log').
+ */
+export interface LinearForm {
+  readonly input: 'x' | 'log';
+  /** ε of the 'log' input (unused for 'x'). */
+  readonly eps: number;
+  readonly rows: number;
+  /** Effective weights [rows, I], recomputed by the layer's `prepare`. */
+  readonly w: Float64Array;
+  /** d loss / d w, [rows, I], accumulated over the batch (the same array as another form's = shared weights). */
+  readonly gw: Float64Array;
+}
+
+/** `a` if it holds n values, else a new array of at least n (per-row state that grows with the block). */
+export function room<A extends Float64Array>(a: A, n: number): A {
+  return a.length >= n ? a : (new Float64Array(Math.max(n, 2 * a.length)) as A);
+}
+
+/**
+ * A layer made of linear forms and a per-row head. Subclasses define the forms (in `prepare` order)
+ * and the head over a block of rows; the JavaScript forward/backward here and the batched
+ * first-layer path of `FastModel` both call that one head, so its formula exists once.
+ */
+export abstract class FormLayer implements FastLayer {
+  abstract readonly forms: readonly LinearForm[];
+  private sums = new Float64Array(0);
+  private ds = new Float64Array(0);
+  /** log(|x| + ε) of the current rows, per form ([forms, rows, I]; only 'log' forms use theirs). */
+  private logs = new Float64Array(0);
+
+  constructor(
+    readonly inputSize: number,
+    readonly outputSize: number,
+  ) {}
+
+  /** Sums per row (all forms, in order): the row stride of `s` in the head. */
+  get sumCount(): number {
+    return this.forms.reduce((n, f) => n + f.rows, 0);
+  }
+
+  /** Outputs of `rows` rows from their sums `s` ([rows, sumCount]); keeps what `backwardSums` needs. */
+  abstract forwardSums(s: Float64Array, rows: number, out: Float64Array): void;
+  /** d loss / d s of the rows last passed to `forwardSums`; accumulates gradients not in the forms (biases). */
+  abstract backwardSums(dOut: Float64Array, rows: number, ds: Float64Array): void;
+  abstract prepare(): void;
+  abstract zeroGrad(): void;
+  abstract finishGrad(): void;
+  abstract sparsityError(): number;
+
+  regularize(_sparsityWeight: number, _oobWeight: number): number {
+    return 0;
+  }
+
+  constrain(): void {}
+
+  forward(x: Row, rows: number, out: Float64Array): void {
+    const I = this.inputSize;
+    const forms = this.forms;
+    const W = this.sumCount;
+    const s = (this.sums = room(this.sums, rows * W));
+    const logs = (this.logs = room(this.logs, forms.length * rows * I));
+    let r0 = 0;
+    for (let k = 0; k < forms.length; k++) {
+      const f = forms[k]!;
+      let inp = x;
+      let base = 0;
+      if (f.input === 'log') {
+        // Kept per form for `backward` (forms may differ in ε).
+        base = k * rows * I;
+        for (let j = 0; j < rows * I; j++) logs[base + j] = Math.log(Math.abs(x[j]!) + f.eps);
+        inp = logs;
+      }
+      const w = f.w;
+      for (let b = 0; b < rows; b++) {
+        const xo = base + b * I;
+        for (let r = 0, wo = 0; r < f.rows; r++, wo += I) {
+          let acc = 0;
+          for (let i = 0; i < I; i++) acc += inp[xo + i]! * w[wo + i]!;
+          s[b * W + r0 + r] = acc;
+        }
+      }
+      r0 += f.rows;
+    }
+    this.forwardSums(s, rows, out);
+  }
+
+  backward(x: Row, rows: number, dOut: Float64Array, dIn: Float64Array | null): void {
+    const I = this.inputSize;
+    const W = this.sumCount;
+    const ds = (this.ds = room(this.ds, rows * W));
+    this.backwardSums(dOut, rows, ds);
+    if (dIn) dIn.fill(0, 0, rows * I);
+    const forms = this.forms;
+    let r0 = 0;
+    for (let k = 0; k < forms.length; k++) {
+      const f = forms[k]!;
+      const log = f.input === 'log';
+      const inp = log ? this.logs : x;
+      const base = log ? k * rows * I : 0;
+      const { w, gw } = f;
+      for (let b = 0; b < rows; b++) {
+        for (let i = 0; i < I; i++) {
+          const v = inp[base + b * I + i]!;
+          let back = 0;
+          for (let r = 0, wk = i; r < f.rows; r++, wk += I) {
+            const d = ds[b * W + r0 + r]!;
+            gw[wk] = gw[wk]! + v * d;
+            back += w[wk]! * d;
+          }
+          if (dIn) {
+            const xi = x[b * I + i]!;
+            // d log(|x| + ε)/dx with tfjs's |x|' = step(x, −1) (−1 at 0).
+            dIn[b * I + i] = dIn[b * I + i]! + (log ? (back / (Math.abs(xi) + f.eps)) * absGrad(xi) : back);
+          }
+        }
+      }
+      r0 += f.rows;
+    }
+  }
 }
 
 /** Everything a kernel factory gets: the layer's shape, resolved options and parameter slices. */
@@ -112,60 +238,4 @@ export function maxNaN(a: number, b: number): number {
 /** Transpose a row-major [I, O] slice starting at `off` into `out` as [O, I]. */
 export function transposeInto(src: Float64Array, off: number, I: number, O: number, out: Float64Array): void {
   for (let i = 0; i < I; i++) for (let o = 0; o < O; o++) out[o * I + i] = src[off + i * O + o]!;
-}
-
-/** z_o = Σ_i x_i w[o, i] for w transposed [O, I]. */
-export function matVec(x: Row, xOff: number, w: Float64Array, I: number, O: number, out: Float64Array): void {
-  if (O === 2) {
-    // The hidden width of every benchmark model: one pass over the row.
-    let a0 = 0;
-    let a1 = 0;
-    for (let i = 0; i < I; i++) {
-      const xi = x[xOff + i]!;
-      a0 += xi * w[i]!;
-      a1 += xi * w[I + i]!;
-    }
-    out[0] = a0;
-    out[1] = a1;
-    return;
-  }
-  for (let o = 0, base = 0; o < O; o++, base += I) {
-    let acc = 0;
-    for (let i = 0; i < I; i++) acc += x[xOff + i]! * w[base + i]!;
-    out[o] = acc;
-  }
-}
-
-/** gw[o, i] += x_i d_o (outer-product accumulation, gw transposed [O, I]). */
-export function addOuter(
-  x: Row,
-  xOff: number,
-  d: Float64Array,
-  I: number,
-  O: number,
-  gw: Float64Array,
-): void {
-  if (O === 2) {
-    const d0 = d[0]!;
-    const d1 = d[1]!;
-    for (let i = 0; i < I; i++) {
-      const xi = x[xOff + i]!;
-      gw[i] = gw[i]! + xi * d0;
-      gw[I + i] = gw[I + i]! + xi * d1;
-    }
-    return;
-  }
-  for (let o = 0, base = 0; o < O; o++, base += I) {
-    const dO = d[o]!;
-    for (let i = 0; i < I; i++) gw[base + i] = gw[base + i]! + x[xOff + i]! * dO;
-  }
-}
-
-/** dIn_i = Σ_o w[o, i] d_o. */
-export function matTVec(w: Float64Array, d: Float64Array, I: number, O: number, dIn: Float64Array): void {
-  for (let i = 0; i < I; i++) dIn[i] = 0;
-  for (let o = 0, base = 0; o < O; o++, base += I) {
-    const dO = d[o]!;
-    for (let i = 0; i < I; i++) dIn[i] = dIn[i]! + w[base + i]! * dO;
-  }
 }

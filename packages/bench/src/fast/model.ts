@@ -1,20 +1,51 @@
 /**
- * A model of fused layer kernels for one replica: flat raw parameters and gradients, the row loop
- * (forward, backward, gradient accumulation — the batch is never materialised beyond the task's own
- * buffer), evaluation and Adam. Layers are composed generically, so any n-layer model whose units all
- * have kernels (see registry.ts) runs here.
+ * A model of fused layer kernels for one replica: flat raw parameters and gradients, the batch loop
+ * (each layer forward and backward on the whole batch as one block), evaluation and Adam. Layers are
+ * composed generically, so any n-layer model whose units all have kernels (see registry.ts) runs
+ * here; a first layer made of linear forms runs its heavy loops in wasm SIMD.
  */
 import type { UnitDef } from '@nalm/units';
 import type { ModelLayer } from '../models/registry.js';
 import type { FastLayer } from './kernel.js';
-import { maxNaN } from './kernel.js';
+import { FormLayer, maxNaN, room } from './kernel.js';
 import { kernelFor } from './registry.js';
+import type { LaneFiller } from '../tasks/lanes.js';
+import { Arena } from './wasm.js';
 
 /** A layer with resolved options and its initial raw parameters (`def.params` order, row-major). */
 export interface FastLayerInit {
   layer: ModelLayer;
   params: Float64Array;
 }
+
+/**
+ * The batched first layer: the wasm buffers of a `FormLayer` at position 0. Its sums for all rows
+ * (and their weight gradients) run in the SIMD kernels; its head runs in TypeScript.
+ */
+interface FirstLayerBatch {
+  layer: FormLayer;
+  arena: Arena;
+  /** Per form: f32 copy of its weights [rows, I], and its offset within a row's sums. */
+  wPtr: number[];
+  sumOff: number[];
+  /** Sums per row (all forms). */
+  width: number;
+  /** Rows the buffers below hold. */
+  capacity: number;
+  /** Training batch input [capacity, I], its logs per ε, sums and d loss / d sums [capacity, width]. */
+  xPtr: number;
+  logPtr: Map<number, number>;
+  sPtr: number;
+  dsPtr: number;
+  /** Scratch for one form's weight gradient [rows, I]. */
+  gPtr: number;
+}
+
+/** Rows per chunk when evaluating a constant set through the batched first layer. */
+const EVAL_CHUNK = 1024;
+
+/** Float64 copies of constant inputs for the row path (evaluation sets), freed with the array. */
+const widenedInputs = new WeakMap<Float32Array, Float64Array>();
 
 export class FastModel {
   readonly layers: FastLayer[];
@@ -24,13 +55,25 @@ export class FastModel {
   readonly g: Float64Array;
   /** Per layer: [offset, length] in `p`. */
   readonly slices: [number, number][];
-  private readonly acts: Float64Array[];
-  private readonly deltas: Float64Array[];
+  /** Per layer: outputs and d loss / d outputs of the current block of rows, [rows, O]. */
+  private acts: Float64Array[];
+  private deltas: Float64Array[];
   private readonly outWidth: number;
-  /** The current batch widened to float64. */
-  private xBatch = new Float64Array(0);
+  /** The current block's inputs widened to float64 (unbatched first layer). */
+  private xWide = new Float64Array(0);
+  /** `inputBuffer` without a batched first layer. */
+  private xIn = new Float32Array(0);
+  private readonly first: FirstLayerBatch | null;
+  /** The first layer's sums and their gradients as float64, [rows, width]. */
+  private sums64 = new Float64Array(0);
+  private ds64 = new Float64Array(0);
 
-  constructor(init: readonly FastLayerInit[]) {
+  /**
+   * `arena`: where the batched first layer keeps its buffers; pass one arena to all replicas of a
+   * training call so they share the evaluation sets. A first layer that is not a `FormLayer` (e.g.
+   * an NMU) runs in JavaScript on the widened inputs.
+   */
+  constructor(init: readonly FastLayerInit[], arena?: Arena) {
     const total = init.reduce((s, l) => s + l.params.length, 0);
     this.p = new Float64Array(total);
     this.g = new Float64Array(total);
@@ -54,35 +97,134 @@ export class FastModel {
       );
       off += n;
     }
-    this.acts = this.layers.map((l) => new Float64Array(l.outputSize));
-    this.deltas = this.layers.map((l) => new Float64Array(l.outputSize));
+    this.acts = this.layers.map(() => new Float64Array(0));
+    this.deltas = this.layers.map(() => new Float64Array(0));
     this.outWidth = this.layers[this.layers.length - 1]!.outputSize;
+    const l0 = this.layers[0]!;
+    if (l0 instanceof FormLayer) {
+      const a = arena ?? new Arena();
+      const I = l0.inputSize;
+      const sumOff: number[] = [];
+      let width = 0;
+      for (const f of l0.forms) {
+        sumOff.push(width);
+        width += f.rows;
+      }
+      this.first = {
+        layer: l0,
+        arena: a,
+        wPtr: l0.forms.map((f) => a.allocF32(f.rows * I)),
+        sumOff,
+        width,
+        capacity: 0,
+        xPtr: 0,
+        logPtr: new Map(),
+        sPtr: 0,
+        dsPtr: 0,
+        gPtr: a.allocF32(Math.max(...l0.forms.map((f) => f.rows)) * I),
+      };
+    } else {
+      this.first = null;
+    }
     this.prepare();
   }
 
   /** Recompute the effective weights from `p` (after any change of `p`). */
   prepare(): void {
     for (const l of this.layers) l.prepare();
+    const fb = this.first;
+    if (fb) {
+      const forms = fb.layer.forms;
+      for (let k = 0; k < forms.length; k++) fb.arena.f32(fb.wPtr[k]!, forms[k]!.w.length).set(forms[k]!.w);
+    }
   }
 
-  /** Forward one row; returns the output buffer (reused: copy what you keep). */
-  forwardRow(x: Float64Array, off: number, cache?: Float64Array): Float64Array {
+  /** Draws training data straight into `inputBuffer` (SIMD), or undefined without a batched first layer. */
+  get filler(): LaneFiller | undefined {
+    return this.first?.arena;
+  }
+
+  /**
+   * Where to write a training batch of `rows` rows (row-major [rows, I], float32) so that
+   * `lossAndGrad` reads it without a copy. Take it anew before each batch (a view of wasm memory).
+   */
+  inputBuffer(rows: number): Float32Array {
+    const I = this.layers[0]!.inputSize;
+    const fb = this.first;
+    if (!fb) {
+      if (this.xIn.length < rows * I) this.xIn = new Float32Array(rows * I);
+      return this.xIn.subarray(0, rows * I);
+    }
+    this.ensureCapacity(fb, rows);
+    return fb.arena.f32(fb.xPtr, rows * I);
+  }
+
+  private ensureCapacity(fb: FirstLayerBatch, rows: number): void {
+    if (rows <= fb.capacity) return;
+    const I = fb.layer.inputSize;
+    const a = fb.arena;
+    fb.capacity = rows;
+    fb.xPtr = a.allocF32(rows * I);
+    fb.logPtr.clear();
+    for (const f of fb.layer.forms) {
+      if (f.input === 'log' && !fb.logPtr.has(f.eps)) fb.logPtr.set(f.eps, a.allocF32(rows * I));
+    }
+    fb.sPtr = a.allocF32(rows * fb.width);
+    fb.dsPtr = a.allocF32(rows * fb.width);
+  }
+
+  /** Make the per-layer block buffers hold `rows` rows. */
+  private blockRoom(rows: number): void {
+    const layers = this.layers;
+    for (let k = 0; k < layers.length; k++) {
+      this.acts[k] = room(this.acts[k]!, rows * layers[k]!.outputSize);
+      this.deltas[k] = room(this.deltas[k]!, rows * layers[k]!.outputSize);
+    }
+  }
+
+  /**
+   * Forward a block of `rows` rows through the first layer from its float32 sums at `sPtr` (the
+   * batched path), or from the float64 inputs `x` (the JavaScript path), then through the others.
+   */
+  private forwardBlock(rows: number, x: Float64Array | null, sPtr: number): Float64Array {
     const layers = this.layers;
     const acts = this.acts;
-    let input = x;
-    let inOff = off;
-    for (let k = 0; k < layers.length; k++) {
-      layers[k]!.forward(input, inOff, acts[k]!, k === 0 ? cache : undefined);
-      input = acts[k]!;
-      inOff = 0;
+    const fb = this.first;
+    if (fb) {
+      const n = rows * fb.width;
+      this.sums64 = room(this.sums64, n);
+      this.sums64.set(fb.arena.f32(sPtr, n));
+      fb.layer.forwardSums(this.sums64, rows, acts[0]!);
+    } else {
+      layers[0]!.forward(x!, rows, acts[0]!);
     }
+    for (let k = 1; k < layers.length; k++) layers[k]!.forward(acts[k - 1]!, rows, acts[k]!);
     return acts[layers.length - 1]!;
+  }
+
+  /** The first layer's sums of `rows` rows at `xPtr` (logs at `logPtr(ε)`) into `sPtr`. */
+  private firstSums(
+    fb: FirstLayerBatch,
+    xPtr: number,
+    logPtr: (eps: number) => number,
+    sPtr: number,
+    rows: number,
+  ) {
+    const k = fb.arena.k;
+    const I = fb.layer.inputSize;
+    const forms = fb.layer.forms;
+    for (let f = 0; f < forms.length; f++) {
+      const form = forms[f]!;
+      const inPtr = form.input === 'log' ? logPtr(form.eps) : xPtr;
+      k.sums(inPtr, fb.wPtr[f]!, sPtr, rows, I, form.rows, fb.width, fb.sumOff[f]!);
+    }
   }
 
   /**
    * Loss of one batch — mean over the batch (and outputs) of the squared error, plus the weighted
    * regularisers — with its gradient w.r.t. the raw parameters in `g`. Assumes `prepare()` was called
    * since `p` last changed. Targets `y` broadcast over the outputs, as the tfjs trainer's [B, 1] does.
+   * `x` may be the array `inputBuffer(batch)` returned (no copy) or any other float32 array.
    */
   lossAndGrad(
     x: Float32Array,
@@ -92,31 +234,57 @@ export class FastModel {
     oobWeight: number,
   ): number {
     const layers = this.layers;
-    const acts = this.acts;
-    const deltas = this.deltas;
     const L = layers.length;
     const I = layers[0]!.inputSize;
     const O = this.outWidth;
-    const last = acts[L - 1]!;
-    const dLast = deltas[L - 1]!;
-    const scale = 2 / (batch * O);
     for (const l of layers) l.zeroGrad();
-    if (this.xBatch.length < batch * I) this.xBatch = new Float64Array(batch * I);
-    const xb = this.xBatch;
-    xb.set(batch * I === x.length ? x : x.subarray(0, batch * I));
+    this.blockRoom(batch);
+    const fb = this.first;
+    let out: Float64Array;
+    if (fb) {
+      const k = fb.arena.k;
+      this.ensureCapacity(fb, batch);
+      const xv = fb.arena.f32(fb.xPtr, batch * I);
+      if (x.buffer !== xv.buffer || x.byteOffset !== xv.byteOffset) xv.set(x.subarray(0, batch * I));
+      for (const [eps, ptr] of fb.logPtr) k.logAbs(fb.xPtr, ptr, batch * I, eps);
+      this.firstSums(fb, fb.xPtr, (eps) => fb.logPtr.get(eps)!, fb.sPtr, batch);
+      out = this.forwardBlock(batch, null, fb.sPtr);
+    } else {
+      this.xWide = room(this.xWide, batch * I);
+      this.xWide.set(batch * I === x.length ? x : x.subarray(0, batch * I));
+      out = this.forwardBlock(batch, this.xWide, 0);
+    }
+    const dLast = this.deltas[L - 1]!;
+    const scale = 2 / (batch * O);
     let sse = 0;
-    for (let b = 0, off = 0; b < batch; b++, off += I) {
-      this.forwardRow(xb, off);
+    for (let b = 0; b < batch; b++) {
       const t = y[b]!;
       for (let o = 0; o < O; o++) {
-        const diff = last[o]! - t;
+        const diff = out[b * O + o]! - t;
         sse += diff * diff;
-        dLast[o] = scale * diff;
+        dLast[b * O + o] = scale * diff;
       }
-      for (let k = L - 1; k >= 0; k--) {
-        const input = k === 0 ? xb : acts[k - 1]!;
-        layers[k]!.backward(input, k === 0 ? off : 0, deltas[k]!, k === 0 ? null : deltas[k - 1]!);
+    }
+    for (let kk = L - 1; kk >= 1; kk--) {
+      layers[kk]!.backward(this.acts[kk - 1]!, batch, this.deltas[kk]!, this.deltas[kk - 1]!);
+    }
+    if (fb) {
+      const k = fb.arena.k;
+      const W = fb.width;
+      this.ds64 = room(this.ds64, batch * W);
+      fb.layer.backwardSums(this.deltas[0]!, batch, this.ds64);
+      fb.arena.f32(fb.dsPtr, batch * W).set(this.ds64.subarray(0, batch * W));
+      const forms = fb.layer.forms;
+      for (let f = 0; f < forms.length; f++) {
+        const form = forms[f]!;
+        const inPtr = form.input === 'log' ? fb.logPtr.get(form.eps)! : fb.xPtr;
+        k.sumsGrad(inPtr, fb.dsPtr, fb.gPtr, batch, I, form.rows, W, fb.sumOff[f]!);
+        const gv = fb.arena.f32(fb.gPtr, form.rows * I);
+        const gw = form.gw;
+        for (let j = 0; j < gv.length; j++) gw[j] = gw[j]! + gv[j]!;
       }
+    } else {
+      layers[0]!.backward(this.xWide, batch, this.deltas[0]!, null);
     }
     let loss = sse / (batch * O);
     for (const l of layers) l.finishGrad();
@@ -126,22 +294,56 @@ export class FastModel {
     return loss;
   }
 
-  /** MSE over n rows of `x` against `targets` (broadcast over the outputs). */
-  mse(x: Float64Array, targets: Float64Array, n: number): number {
+  /**
+   * MSE over n rows of the constant input `x` (an evaluation set) against `targets` (broadcast over
+   * the outputs), in blocks of EVAL_CHUNK rows. With a batched first layer, `x` (and its logs) are
+   * copied into the arena once and shared by the arena's models.
+   */
+  mse(x: Float32Array, targets: Float64Array, n: number): number {
     const I = this.layers[0]!.inputSize;
     const O = this.outWidth;
-    // Evaluation inputs never change: the first layer may precompute per-input values once.
-    const cache = this.layers[0]!.inputCache?.(x);
+    const fb = this.first;
+    let xPtr = 0;
+    let sPtr = 0;
+    const logs = new Map<number, number>();
+    let xw: Float64Array | undefined;
+    if (fb) {
+      const a = fb.arena;
+      xPtr = a.constantInput(x);
+      for (const f of fb.layer.forms) if (f.input === 'log') logs.set(f.eps, a.constantLogs(x, f.eps));
+      sPtr = this.evalSums(fb);
+    } else {
+      xw = widenedInputs.get(x);
+      if (!xw) widenedInputs.set(x, (xw = Float64Array.from(x)));
+    }
+    this.blockRoom(Math.min(n, EVAL_CHUNK));
     let acc = 0;
-    for (let r = 0, off = 0; r < n; r++, off += I) {
-      const out = this.forwardRow(x, off, cache);
-      const t = targets[r]!;
-      for (let o = 0; o < O; o++) {
-        const d = out[o]! - t;
-        acc += d * d;
+    for (let r0 = 0; r0 < n; r0 += EVAL_CHUNK) {
+      const rows = Math.min(EVAL_CHUNK, n - r0);
+      let out: Float64Array;
+      if (fb) {
+        const byteOff = 4 * r0 * I;
+        this.firstSums(fb, xPtr + byteOff, (eps) => logs.get(eps)! + byteOff, sPtr, rows);
+        out = this.forwardBlock(rows, null, sPtr);
+      } else {
+        out = this.forwardBlock(rows, xw!.subarray(r0 * I, (r0 + rows) * I), 0);
+      }
+      for (let b = 0; b < rows; b++) {
+        const t = targets[r0 + b]!;
+        for (let o = 0; o < O; o++) {
+          const d = out[b * O + o]! - t;
+          acc += d * d;
+        }
       }
     }
     return acc / (n * O);
+  }
+
+  private evalSPtr = -1;
+
+  private evalSums(fb: FirstLayerBatch): number {
+    if (this.evalSPtr < 0) this.evalSPtr = fb.arena.allocF32(EVAL_CHUNK * fb.width);
+    return this.evalSPtr;
   }
 
   constrain(): void {

@@ -4,30 +4,20 @@
  * with tfjs's |x|' = step(x, −1) (−1 at 0).
  */
 import type { MulNacOptions } from '@nalm/units';
-import type { FastLayer, KernelArgs, Row } from './kernel.js';
-import { absGrad, addOuter } from './kernel.js';
+import type { KernelArgs, LinearForm } from './kernel.js';
+import { FormLayer, room } from './kernel.js';
 import { NacWeights } from './nac.js';
 
-export class MulNacKernel implements FastLayer {
-  readonly inputSize: number;
-  readonly outputSize: number;
-  private readonly eps: number;
+export class MulNacKernel extends FormLayer {
+  readonly forms: readonly LinearForm[];
   private readonly nac: NacWeights;
-  /** log(|x| + ε) of the current row. */
-  private readonly l: Float64Array;
-  /** Outputs of the current row. */
-  private readonly z: Float64Array;
-  /** d loss / d (log-space sum) of the current row. */
-  private readonly ds: Float64Array;
+  /** Outputs of the current rows. */
+  private z = new Float64Array(0);
 
   constructor({ inputSize, units, options, p, g }: KernelArgs<MulNacOptions>) {
-    this.inputSize = inputSize;
-    this.outputSize = units;
-    this.eps = options.epsilon;
+    super(inputSize, units);
     this.nac = new NacWeights(p, g, 0, inputSize * units, inputSize, units);
-    this.l = new Float64Array(inputSize);
-    this.z = new Float64Array(units);
-    this.ds = new Float64Array(units);
+    this.forms = [{ input: 'log', eps: options.epsilon, rows: units, w: this.nac.w, gw: this.nac.gw }];
   }
 
   prepare(): void {
@@ -38,43 +28,22 @@ export class MulNacKernel implements FastLayer {
     this.nac.gw.fill(0);
   }
 
-  forward(x: Row, xOff: number, out: Float64Array): void {
-    const { l, z, eps, inputSize: I, outputSize: O } = this;
-    const w = this.nac.w;
-    for (let i = 0; i < I; i++) l[i] = Math.log(Math.abs(x[xOff + i]!) + eps);
-    for (let o = 0, base = 0; o < O; o++, base += I) {
-      let s = 0;
-      for (let i = 0; i < I; i++) s += l[i]! * w[base + i]!;
-      const v = Math.exp(s);
-      z[o] = v;
-      out[o] = v;
-    }
+  /** z = exp(s), s the log-space sums. */
+  forwardSums(s: Float64Array, rows: number, out: Float64Array): void {
+    const n = rows * this.outputSize;
+    const z = (this.z = room(this.z, n));
+    for (let k = 0; k < n; k++) out[k] = z[k] = Math.exp(s[k]!);
   }
 
-  backward(x: Row, xOff: number, dOut: Float64Array, dIn: Float64Array | null): void {
-    const { l, z, ds, eps, inputSize: I, outputSize: O } = this;
-    for (let o = 0; o < O; o++) ds[o] = dOut[o]! * z[o]!;
-    addOuter(l, 0, ds, I, O, this.nac.gw);
-    if (dIn) {
-      const w = this.nac.w;
-      for (let i = 0; i < I; i++) {
-        let acc = 0;
-        for (let o = 0; o < O; o++) acc += ds[o]! * w[o * I + i]!;
-        const xi = x[xOff + i]!;
-        dIn[i] = (acc / (Math.abs(xi) + eps)) * absGrad(xi);
-      }
-    }
+  /** ∂z/∂s = z. */
+  backwardSums(dOut: Float64Array, rows: number, ds: Float64Array): void {
+    const n = rows * this.outputSize;
+    for (let k = 0; k < n; k++) ds[k] = dOut[k]! * this.z[k]!;
   }
 
   finishGrad(): void {
     this.nac.chain();
   }
-
-  regularize(): number {
-    return 0;
-  }
-
-  constrain(): void {}
 
   sparsityError(): number {
     return this.nac.sparsityError();

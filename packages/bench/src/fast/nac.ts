@@ -4,8 +4,8 @@
  * squashing (`NacWeights`) is shared with the NAC• and NALU kernels.
  */
 import type { NacOptions } from '@nalm/units';
-import type { FastLayer, KernelArgs, Row } from './kernel.js';
-import { addOuter, matTVec, matVec, maxNaN, sigmoid, sparsityOf } from './kernel.js';
+import type { KernelArgs, LinearForm } from './kernel.js';
+import { FormLayer, maxNaN, sigmoid, sparsityOf } from './kernel.js';
 
 /**
  * W = tanh(Ŵ) ⊙ σ(M̂) for raw slices `p[wOff ..]` (Ŵ) and `p[mOff ..]` (M̂), kept transposed [O, I],
@@ -70,15 +70,14 @@ export class NacWeights {
   }
 }
 
-export class NacKernel implements FastLayer {
-  readonly inputSize: number;
-  readonly outputSize: number;
+export class NacKernel extends FormLayer {
+  readonly forms: readonly LinearForm[];
   private readonly nac: NacWeights;
 
   constructor({ inputSize, units, p, g }: KernelArgs<NacOptions>) {
-    this.inputSize = inputSize;
-    this.outputSize = units;
+    super(inputSize, units);
     this.nac = new NacWeights(p, g, 0, inputSize * units, inputSize, units);
+    this.forms = [{ input: 'x', eps: 0, rows: units, w: this.nac.w, gw: this.nac.gw }];
   }
 
   prepare(): void {
@@ -89,24 +88,18 @@ export class NacKernel implements FastLayer {
     this.nac.gw.fill(0);
   }
 
-  forward(x: Row, xOff: number, out: Float64Array): void {
-    matVec(x, xOff, this.nac.w, this.inputSize, this.outputSize, out);
+  /** z = x · W: the sums are the output. */
+  forwardSums(s: Float64Array, rows: number, out: Float64Array): void {
+    out.set(s.subarray(0, rows * this.outputSize));
   }
 
-  backward(x: Row, xOff: number, dOut: Float64Array, dIn: Float64Array | null): void {
-    addOuter(x, xOff, dOut, this.inputSize, this.outputSize, this.nac.gw);
-    if (dIn) matTVec(this.nac.w, dOut, this.inputSize, this.outputSize, dIn);
+  backwardSums(dOut: Float64Array, rows: number, ds: Float64Array): void {
+    ds.set(dOut.subarray(0, rows * this.outputSize));
   }
 
   finishGrad(): void {
     this.nac.chain();
   }
-
-  regularize(): number {
-    return 0;
-  }
-
-  constrain(): void {}
 
   sparsityError(): number {
     return this.nac.sparsityError();

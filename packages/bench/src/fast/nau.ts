@@ -5,22 +5,11 @@
  * ties, relu'(0) = 0.
  */
 import type { NauOptions } from '@nalm/units';
-import type { FastLayer, KernelArgs, Row } from './kernel.js';
-import {
-  absGrad,
-  sparsityTerm,
-  sparsityTermGrad,
-  addOuter,
-  clamp,
-  matTVec,
-  matVec,
-  maxNaN,
-  sparsityOf,
-} from './kernel.js';
+import type { KernelArgs, LinearForm } from './kernel.js';
+import { FormLayer, absGrad, clamp, maxNaN, sparsityOf, sparsityTerm, sparsityTermGrad } from './kernel.js';
 
-export class NauKernel implements FastLayer {
-  readonly inputSize: number;
-  readonly outputSize: number;
+export class NauKernel extends FormLayer {
+  readonly forms: readonly LinearForm[];
   private readonly opts: NauOptions;
   private readonly p: Float64Array;
   private readonly g: Float64Array;
@@ -30,13 +19,13 @@ export class NauKernel implements FastLayer {
   private readonly ge: Float64Array;
 
   constructor({ inputSize, units, options, p, g }: KernelArgs<NauOptions>) {
-    this.inputSize = inputSize;
-    this.outputSize = units;
+    super(inputSize, units);
     this.opts = options;
     this.p = p;
     this.g = g;
     this.we = new Float64Array(inputSize * units);
     this.ge = new Float64Array(inputSize * units);
+    this.forms = [{ input: 'x', eps: 0, rows: units, w: this.we, gw: this.ge }];
   }
 
   prepare(): void {
@@ -48,13 +37,13 @@ export class NauKernel implements FastLayer {
     this.ge.fill(0);
   }
 
-  forward(x: Row, xOff: number, out: Float64Array): void {
-    matVec(x, xOff, this.we, this.inputSize, this.outputSize, out);
+  /** z = x · clamp(W): the sums are the output. */
+  forwardSums(s: Float64Array, rows: number, out: Float64Array): void {
+    out.set(s.subarray(0, rows * this.outputSize));
   }
 
-  backward(x: Row, xOff: number, dOut: Float64Array, dIn: Float64Array | null): void {
-    addOuter(x, xOff, dOut, this.inputSize, this.outputSize, this.ge);
-    if (dIn) matTVec(this.we, dOut, this.inputSize, this.outputSize, dIn);
+  backwardSums(dOut: Float64Array, rows: number, ds: Float64Array): void {
+    ds.set(dOut.subarray(0, rows * this.outputSize));
   }
 
   finishGrad(): void {
@@ -67,7 +56,7 @@ export class NauKernel implements FastLayer {
     }
   }
 
-  regularize(sparsityWeight: number, oobWeight: number): number {
+  override regularize(sparsityWeight: number, oobWeight: number): number {
     const { p, g } = this;
     const n = this.inputSize * this.outputSize;
     const squared = this.opts.regularizer === 'squared';
@@ -102,7 +91,7 @@ export class NauKernel implements FastLayer {
     return value;
   }
 
-  constrain(): void {
+  override constrain(): void {
     if (this.opts.oobMode !== 'clip') return;
     const p = this.p;
     for (let k = 0; k < p.length; k++) p[k] = clamp(p[k]!, -1, 1);

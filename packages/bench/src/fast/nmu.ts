@@ -48,36 +48,42 @@ export class NmuKernel implements FastLayer {
     this.ge.fill(0);
   }
 
-  forward(x: Row, xOff: number, out: Float64Array): void {
+  forward(x: Row, rows: number, out: Float64Array): void {
     const { wt, inputSize: I, outputSize: O } = this;
-    for (let o = 0, base = 0; o < O; o++, base += I) {
-      let prod = 1;
-      for (let i = 0; i < I; i++) {
-        const w = wt[base + i]!;
-        prod *= w * x[xOff + i]! + (1 - w);
+    for (let b = 0; b < rows; b++) {
+      const xo = b * I;
+      for (let o = 0, base = 0; o < O; o++, base += I) {
+        let prod = 1;
+        for (let i = 0; i < I; i++) {
+          const w = wt[base + i]!;
+          prod *= w * x[xo + i]! + (1 - w);
+        }
+        out[b * O + o] = prod;
       }
-      out[o] = prod;
     }
   }
 
-  backward(x: Row, xOff: number, dOut: Float64Array, dIn: Float64Array | null): void {
+  backward(x: Row, rows: number, dOut: Float64Array, dIn: Float64Array | null): void {
     const { wt, ge, suffix, inputSize: I, outputSize: O } = this;
-    if (dIn) for (let i = 0; i < I; i++) dIn[i] = 0;
-    for (let o = 0, base = 0; o < O; o++, base += I) {
-      suffix[I] = 1;
-      for (let i = I - 1; i >= 0; i--) {
-        const w = wt[base + i]!;
-        suffix[i] = suffix[i + 1]! * (w * x[xOff + i]! + (1 - w));
-      }
-      const d = dOut[o]!;
-      let prefix = 1;
-      for (let i = 0; i < I; i++) {
-        const w = wt[base + i]!;
-        const xi = x[xOff + i]!;
-        const others = d * (prefix * suffix[i + 1]!);
-        ge[base + i] = ge[base + i]! + others * (xi - 1);
-        if (dIn) dIn[i] = dIn[i]! + others * w;
-        prefix *= w * xi + (1 - w);
+    if (dIn) dIn.fill(0, 0, rows * I);
+    for (let b = 0; b < rows; b++) {
+      const xo = b * I;
+      for (let o = 0, base = 0; o < O; o++, base += I) {
+        suffix[I] = 1;
+        for (let i = I - 1; i >= 0; i--) {
+          const w = wt[base + i]!;
+          suffix[i] = suffix[i + 1]! * (w * x[xo + i]! + (1 - w));
+        }
+        const d = dOut[b * O + o]!;
+        let prefix = 1;
+        for (let i = 0; i < I; i++) {
+          const w = wt[base + i]!;
+          const xi = x[xo + i]!;
+          const others = d * (prefix * suffix[i + 1]!);
+          ge[base + i] = ge[base + i]! + others * (xi - 1);
+          if (dIn) dIn[xo + i] = dIn[xo + i]! + others * w;
+          prefix *= w * xi + (1 - w);
+        }
       }
     }
   }

@@ -1,0 +1,279 @@
+/**
+ * WebAssembly SIMD (f32x4) kernels for the fused trainer's heavy loops: the weighted sums of a first
+ * layer over a whole batch, their weight gradients, and log(|x| + ε). AssemblyScript, compiled by
+ * `pnpm --filter @nalm/bench build:wasm` into wasm/kernels.wasm (committed; a test checks that it is
+ * up to date). Everything else (the per-row heads, Adam, regularisers) stays in TypeScript: it is
+ * O(outputs) per row, and keeping it there keeps each formula in one place (src/fast/*.ts).
+ *
+ * All arrays are f32, row-major, addressed by byte pointers into this module's memory, which the
+ * TypeScript side manages (src/fast/wasm.ts). Lengths are element counts.
+ */
+
+// @ts-expect-error: AssemblyScript built-in, resolved by asc
+const HEAP_BASE: usize = __heap_base;
+
+/** First byte that the host may use (everything below is this module's static data). */
+export function heapBase(): usize {
+  return HEAP_BASE;
+}
+
+function hsum(v: v128): f32 {
+  return (
+    f32x4.extract_lane(v, 0) +
+    f32x4.extract_lane(v, 1) +
+    (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3))
+  );
+}
+
+/**
+ * s[b·sStride + sOff + k] = Σ_i x[b·n + i] · w[k·n + i] for rows b < rows, k < m: the sums of m
+ * weight rows (a layer's [O, I] effective weights) against every input row. Two weight rows at a time
+ * and two accumulators each, so four independent add chains hide the add latency.
+ */
+export function sums(x: usize, w: usize, s: usize, rows: i32, n: i32, m: i32, sStride: i32, sOff: i32): void {
+  const n8 = n & ~7;
+  const rowBytes = (<usize>n) << 2;
+  for (let b = 0; b < rows; b++) {
+    const xr = x + <usize>b * rowBytes;
+    const sr = s + ((<usize>(b * sStride + sOff)) << 2);
+    let k = 0;
+    for (; k + 1 < m; k += 2) {
+      const w0 = w + <usize>k * rowBytes;
+      const w1 = w0 + rowBytes;
+      let a0 = f32x4.splat(0);
+      let a1 = f32x4.splat(0);
+      let c0 = f32x4.splat(0);
+      let c1 = f32x4.splat(0);
+      let i = 0;
+      for (; i < n8; i += 8) {
+        const o = (<usize>i) << 2;
+        const xa = v128.load(xr + o);
+        const xb = v128.load(xr + o, 16);
+        a0 = f32x4.add(a0, f32x4.mul(xa, v128.load(w0 + o)));
+        a1 = f32x4.add(a1, f32x4.mul(xb, v128.load(w0 + o, 16)));
+        c0 = f32x4.add(c0, f32x4.mul(xa, v128.load(w1 + o)));
+        c1 = f32x4.add(c1, f32x4.mul(xb, v128.load(w1 + o, 16)));
+      }
+      let t0 = hsum(f32x4.add(a0, a1));
+      let t1 = hsum(f32x4.add(c0, c1));
+      for (; i < n; i++) {
+        const xi = load<f32>(xr + ((<usize>i) << 2));
+        t0 += xi * load<f32>(w0 + ((<usize>i) << 2));
+        t1 += xi * load<f32>(w1 + ((<usize>i) << 2));
+      }
+      store<f32>(sr + ((<usize>k) << 2), t0);
+      store<f32>(sr + ((<usize>(k + 1)) << 2), t1);
+    }
+    if (k < m) {
+      const w0 = w + <usize>k * rowBytes;
+      let a0 = f32x4.splat(0);
+      let a1 = f32x4.splat(0);
+      let i = 0;
+      for (; i < n8; i += 8) {
+        const o = (<usize>i) << 2;
+        a0 = f32x4.add(a0, f32x4.mul(v128.load(xr + o), v128.load(w0 + o)));
+        a1 = f32x4.add(a1, f32x4.mul(v128.load(xr + o, 16), v128.load(w0 + o, 16)));
+      }
+      let t0 = hsum(f32x4.add(a0, a1));
+      for (; i < n; i++) t0 += load<f32>(xr + ((<usize>i) << 2)) * load<f32>(w0 + ((<usize>i) << 2));
+      store<f32>(sr + ((<usize>k) << 2), t0);
+    }
+  }
+}
+
+/**
+ * g[k·n + i] = Σ_b x[b·n + i] · d[b·dStride + dOff + k] (overwrites g): the gradient of the sums'
+ * weights, given d loss / d s for every row.
+ */
+export function sumsGrad(
+  x: usize,
+  d: usize,
+  g: usize,
+  rows: i32,
+  n: i32,
+  m: i32,
+  dStride: i32,
+  dOff: i32,
+): void {
+  const n4 = n & ~3;
+  const rowBytes = (<usize>n) << 2;
+  memory.fill(g, 0, <usize>m * rowBytes);
+  for (let b = 0; b < rows; b++) {
+    const xr = x + <usize>b * rowBytes;
+    const dr = d + ((<usize>(b * dStride + dOff)) << 2);
+    for (let k = 0; k < m; k++) {
+      const dk = load<f32>(dr + ((<usize>k) << 2));
+      if (dk == 0) continue; // e.g. a ReLU that is off, or a replica's padded row
+      const dv = f32x4.splat(dk);
+      const gr = g + <usize>k * rowBytes;
+      let i = 0;
+      for (; i < n4; i += 4) {
+        const o = (<usize>i) << 2;
+        v128.store(gr + o, f32x4.add(v128.load(gr + o), f32x4.mul(v128.load(xr + o), dv)));
+      }
+      for (; i < n; i++) {
+        const o = (<usize>i) << 2;
+        store<f32>(gr + o, load<f32>(gr + o) + load<f32>(xr + o) * dk);
+      }
+    }
+  }
+}
+
+// log(1 + f) for f in [√½ − 1, √2 − 1]: the minimax polynomial of Cephes' logf (~1 ulp in f32).
+const P0: f32 = 7.0376836292e-2;
+const P1: f32 = -1.151461031e-1;
+const P2: f32 = 1.167699874e-1;
+const P3: f32 = -1.2420140846e-1;
+const P4: f32 = 1.4249322787e-1;
+const P5: f32 = -1.6668057665e-1;
+const P6: f32 = 2.0000714765e-1;
+const P7: f32 = -2.4999993993e-1;
+const P8: f32 = 3.3333331174e-1;
+// ln 2 split so that e · LN2_HI is exact.
+const LN2_HI: f32 = 0.693359375;
+const LN2_LO: f32 = -2.1219444e-4;
+const SQRT_HALF: f32 = 0.7071067811865476;
+
+/**
+ * out[j] = log(|x[j]| + eps) for j < count. Lanes whose argument is 0, subnormal, infinite or NaN are
+ * redone with the scalar Mathf.log, so the special values are exactly those of log.
+ */
+export function logAbs(x: usize, out: usize, count: i32, eps: f32): void {
+  const count4 = count & ~3;
+  const ve = f32x4.splat(eps);
+  const one = f32x4.splat(1);
+  const half = f32x4.splat(0.5);
+  const sqrtHalf = f32x4.splat(SQRT_HALF);
+  const minNormal = f32x4.splat(1.17549435e-38);
+  const maxFinite = f32x4.splat(3.40282347e38);
+  let j = 0;
+  for (; j < count4; j += 4) {
+    const o = (<usize>j) << 2;
+    const v = f32x4.add(f32x4.abs(v128.load(x + o)), ve);
+    const special = v128.or(f32x4.lt(v, minNormal), v128.not(f32x4.le(v, maxFinite)));
+    // v = 2^e · mant with mant in [0.5, 1); fold mant < √½ to [√½, √2) as 2 · mant, e − 1.
+    const bits = i32x4.sub(i32x4.shr_u(v, 23), i32x4.splat(126));
+    const mant = v128.or(v128.and(v, i32x4.splat(0x007fffff)), i32x4.splat(0x3f000000));
+    const small = f32x4.lt(mant, sqrtHalf);
+    const e = f32x4.convert_i32x4_s(i32x4.add(bits, small)); // small lanes are −1
+    const f = f32x4.sub(f32x4.add(mant, v128.and(mant, small)), one);
+    const z = f32x4.mul(f, f);
+    let p = f32x4.splat(P0);
+    p = f32x4.add(f32x4.mul(p, f), f32x4.splat(P1));
+    p = f32x4.add(f32x4.mul(p, f), f32x4.splat(P2));
+    p = f32x4.add(f32x4.mul(p, f), f32x4.splat(P3));
+    p = f32x4.add(f32x4.mul(p, f), f32x4.splat(P4));
+    p = f32x4.add(f32x4.mul(p, f), f32x4.splat(P5));
+    p = f32x4.add(f32x4.mul(p, f), f32x4.splat(P6));
+    p = f32x4.add(f32x4.mul(p, f), f32x4.splat(P7));
+    p = f32x4.add(f32x4.mul(p, f), f32x4.splat(P8));
+    let y = f32x4.mul(f32x4.mul(p, z), f);
+    y = f32x4.add(y, f32x4.mul(e, f32x4.splat(LN2_LO)));
+    y = f32x4.sub(y, f32x4.mul(z, half));
+    const r = f32x4.add(f32x4.add(f, y), f32x4.mul(e, f32x4.splat(LN2_HI)));
+    v128.store(out + o, r);
+    if (v128.any_true(special)) {
+      for (let q = 0; q < 4; q++) {
+        const oq = o + ((<usize>q) << 2);
+        store<f32>(out + oq, Mathf.log(Mathf.abs(load<f32>(x + oq)) + eps));
+      }
+    }
+  }
+  for (; j < count; j++) {
+    const o = (<usize>j) << 2;
+    store<f32>(out + o, Mathf.log(Mathf.abs(load<f32>(x + o)) + eps));
+  }
+}
+
+/** A draw's float value: one interval, or two picked by the top bit (see fillLanes). */
+function drawValue(u: v128, lo0: v128, lo1: v128, w: v128, two: bool): v128 {
+  if (two) {
+    const pos = f32x4.mul(
+      f32x4.convert_i32x4_s(v128.and(i32x4.shr_u(u, 7), i32x4.splat(0xffffff))),
+      f32x4.splat(5.9604644775390625e-8),
+    );
+    return f32x4.add(v128.bitselect(lo1, lo0, i32x4.shr_s(u, 31)), f32x4.mul(w, pos));
+  }
+  const pos = f32x4.mul(f32x4.convert_i32x4_s(i32x4.shr_u(u, 8)), f32x4.splat(5.9604644775390625e-8));
+  return f32x4.add(lo0, f32x4.mul(w, pos));
+}
+
+function storeTail(o: usize, v: v128, n: i32): void {
+  if (n > 0) store<f32>(o, f32x4.extract_lane(v, 0));
+  if (n > 1) store<f32>(o, f32x4.extract_lane(v, 1), 4);
+  if (n > 2) store<f32>(o, f32x4.extract_lane(v, 2), 8);
+  if (n > 3) store<f32>(o, f32x4.extract_lane(v, 3), 12);
+}
+
+/**
+ * Training data: eight interleaved xoshiro128** lanes (state: 32 u32 at `state`, word-major — s0 of
+ * lanes 0–7, then s1, s2, s3), element j from lane j mod 8; every call advances each lane by
+ * ceil(count / 8) draws. Two groups of four lanes keep two independent dependency chains in flight.
+ * One interval: out = lo0 + width · (u >>> 8) · 2⁻²⁴. Two intervals (`two` ≠ 0): the top bit picks lo0
+ * or lo1, bits 7–30 the position. Float32 arithmetic throughout, which src/tasks/lanes.ts
+ * reproduces bit for bit in JavaScript (Math.fround).
+ */
+export function fillLanes(
+  state: usize,
+  out: usize,
+  count: i32,
+  lo0: f32,
+  lo1: f32,
+  width: f32,
+  two: i32,
+): void {
+  let a0 = v128.load(state);
+  let b0 = v128.load(state, 16);
+  let a1 = v128.load(state, 32);
+  let b1 = v128.load(state, 48);
+  let a2 = v128.load(state, 64);
+  let b2 = v128.load(state, 80);
+  let a3 = v128.load(state, 96);
+  let b3 = v128.load(state, 112);
+  const vlo0 = f32x4.splat(lo0);
+  const vlo1 = f32x4.splat(lo1);
+  const vw = f32x4.splat(width);
+  const isTwo = two != 0;
+  for (let j = 0; j < count; j += 8) {
+    // xoshiro128**: u = rotl(s1 · 5, 7) · 9, then the state update, for both groups. The products
+    // are shifts and adds: i32x4.mul has a long latency on x86.
+    const ma = i32x4.add(i32x4.shl(a1, 2), a1);
+    const mb = i32x4.add(i32x4.shl(b1, 2), b1);
+    const ra = v128.or(i32x4.shl(ma, 7), i32x4.shr_u(ma, 25));
+    const rb = v128.or(i32x4.shl(mb, 7), i32x4.shr_u(mb, 25));
+    const ua = i32x4.add(i32x4.shl(ra, 3), ra);
+    const ub = i32x4.add(i32x4.shl(rb, 3), rb);
+    const ta = i32x4.shl(a1, 9);
+    const tb = i32x4.shl(b1, 9);
+    a2 = v128.xor(a2, a0);
+    b2 = v128.xor(b2, b0);
+    a3 = v128.xor(a3, a1);
+    b3 = v128.xor(b3, b1);
+    a1 = v128.xor(a1, a2);
+    b1 = v128.xor(b1, b2);
+    a0 = v128.xor(a0, a3);
+    b0 = v128.xor(b0, b3);
+    a2 = v128.xor(a2, ta);
+    b2 = v128.xor(b2, tb);
+    a3 = v128.or(i32x4.shl(a3, 11), i32x4.shr_u(a3, 21));
+    b3 = v128.or(i32x4.shl(b3, 11), i32x4.shr_u(b3, 21));
+    const va = drawValue(ua, vlo0, vlo1, vw, isTwo);
+    const vb = drawValue(ub, vlo0, vlo1, vw, isTwo);
+    const o = out + ((<usize>j) << 2);
+    if (j + 8 <= count) {
+      v128.store(o, va);
+      v128.store(o, vb, 16);
+    } else {
+      storeTail(o, va, count - j);
+      storeTail(o + 16, vb, count - j - 4);
+    }
+  }
+  v128.store(state, a0);
+  v128.store(state, b0, 16);
+  v128.store(state, a1, 32);
+  v128.store(state, b1, 48);
+  v128.store(state, a2, 64);
+  v128.store(state, b2, 80);
+  v128.store(state, a3, 96);
+  v128.store(state, b3, 112);
+}

@@ -1,0 +1,178 @@
+/**
+ * The WebAssembly SIMD kernels (assembly/kernels.ts → wasm/kernels.wasm) and the memory they work
+ * in. An `Arena` is one instance of the module with its own linear memory and a bump allocator:
+ * one per training call (its replicas and the shared evaluation sets live there) and dropped with
+ * it, so nothing is ever freed by hand.
+ *
+ * Typed-array views of wasm memory detach when the memory grows: take views through `f32()` right
+ * before use, never keep them across an allocation.
+ */
+import { readFileSync } from 'node:fs';
+import type { LaneFiller, LaneRange, LaneStream } from '../tasks/lanes.js';
+import { LANES } from '../tasks/lanes.js';
+
+/** The slice of the WebAssembly JS API used here (the project's lib settings do not declare it). */
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: unknown };
+}
+const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+interface KernelExports {
+  memory: WasmMemory;
+  heapBase(): number;
+  sums(
+    x: number,
+    w: number,
+    s: number,
+    rows: number,
+    n: number,
+    m: number,
+    sStride: number,
+    sOff: number,
+  ): void;
+  sumsGrad(
+    x: number,
+    d: number,
+    g: number,
+    rows: number,
+    n: number,
+    m: number,
+    dStride: number,
+    dOff: number,
+  ): void;
+  logAbs(x: number, out: number, count: number, eps: number): void;
+  fillLanes(
+    state: number,
+    out: number,
+    count: number,
+    lo0: number,
+    lo1: number,
+    width: number,
+    two: number,
+  ): void;
+}
+
+let compiled: object | undefined;
+
+function kernelModule(): object {
+  // Synchronous compilation is fine in Node for a module of a few KB (and keeps constructors sync).
+  compiled ??= new WA.Module(readFileSync(new URL('../../wasm/kernels.wasm', import.meta.url)));
+  return compiled;
+}
+
+const PAGE = 65536;
+const stateWords = 4 * LANES;
+
+export class Arena implements LaneFiller {
+  readonly k: KernelExports;
+  private top: number;
+  /** Scratch for a lane stream's state (32 u32) while the kernel draws. */
+  private readonly lanePtr: number;
+
+  constructor() {
+    const instance = new WA.Instance(kernelModule(), {
+      env: {
+        abort: () => {
+          throw new Error('wasm kernels: abort (a bug in assembly/kernels.ts)');
+        },
+      },
+    });
+    this.k = instance.exports as unknown as KernelExports;
+    this.top = this.k.heapBase();
+    this.lanePtr = this.allocF32(stateWords);
+  }
+
+  /**
+   * `stream.fill(out, 0, count, range)` in SIMD: bit-identical values and state (tested). `out` must
+   * be a view of this arena's memory.
+   */
+  fillLanes(stream: LaneStream, range: LaneRange, out: Float32Array, count: number): void {
+    const mem = this.k.memory.buffer;
+    if (out.buffer !== mem || out.length < count) {
+      throw new Error(
+        'Arena.fillLanes: out must be a view of this arena (Model.inputBuffer) with room for count values',
+      );
+    }
+    const st = new Uint32Array(mem, this.lanePtr, stateWords);
+    st.set(stream.state);
+    this.k.fillLanes(
+      this.lanePtr,
+      out.byteOffset,
+      count,
+      range.lo0,
+      range.lo1,
+      range.width,
+      range.two ? 1 : 0,
+    );
+    stream.state.set(st);
+  }
+
+  /** Bytes allocated so far (what `bench:speed` reports per replica). */
+  get used(): number {
+    return this.top;
+  }
+
+  /** A 16-byte aligned block of `count` f32 values (zeroed: fresh memory is). Returns its pointer. */
+  allocF32(count: number): number {
+    const ptr = (this.top + 15) & ~15;
+    const end = ptr + 4 * count;
+    const mem = this.k.memory;
+    if (end > mem.buffer.byteLength) mem.grow(Math.ceil((end - mem.buffer.byteLength) / PAGE));
+    this.top = end;
+    return ptr;
+  }
+
+  /** Views handed out since the memory last grew, by pointer (the training loop asks for the same few every step). */
+  private views = new Map<number, Float32Array>();
+  private viewBuffer: ArrayBuffer | null = null;
+
+  /** A view of `count` f32 values at `ptr`, valid until the next allocation. */
+  f32(ptr: number, count: number): Float32Array {
+    const buffer = this.k.memory.buffer;
+    if (buffer !== this.viewBuffer) {
+      this.views.clear();
+      this.viewBuffer = buffer;
+    }
+    let v = this.views.get(ptr);
+    if (v === undefined || v.length !== count) {
+      v = new Float32Array(buffer, ptr, count);
+      this.views.set(ptr, v);
+    }
+    return v;
+  }
+
+  private readonly copies = new WeakMap<Float32Array, number>();
+  private readonly logs = new Map<string, number>();
+
+  /**
+   * The arena's copy of a constant input (an evaluation set), made once per array and shared by
+   * every replica of the arena.
+   */
+  constantInput(x: Float32Array): number {
+    let ptr = this.copies.get(x);
+    if (ptr === undefined) {
+      ptr = this.allocF32(x.length);
+      this.f32(ptr, x.length).set(x);
+      this.copies.set(x, ptr);
+    }
+    return ptr;
+  }
+
+  /** log(|x| + ε) of a constant input (see `constantInput`), computed once per (array, ε). */
+  constantLogs(x: Float32Array, eps: number): number {
+    const src = this.constantInput(x);
+    const key = `${src}|${eps}`;
+    let ptr = this.logs.get(key);
+    if (ptr === undefined) {
+      ptr = this.allocF32(x.length);
+      this.k.logAbs(src, ptr, x.length, eps);
+      this.logs.set(key, ptr);
+    }
+    return ptr;
+  }
+}
