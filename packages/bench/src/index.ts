@@ -7,8 +7,23 @@ export type { RunConfig, Schedule } from './config.js';
 export { canonicalJson, configKey } from './config.js';
 export type { EvalPoint, RunRecord } from './record.js';
 export { RECORD_VERSION } from './record.js';
-export type { ModelDef, ModelLayer } from './models/registry.js';
-export { getModel, listModels, registerModel, UnknownModelError } from './models/registry.js';
+export type {
+  ModelDef,
+  ModelLayer,
+  ModelTraining,
+  RegularizerWeight,
+  RegularizerWeightContext,
+  ReinitRule,
+} from './models/registry.js';
+export {
+  getModel,
+  listModels,
+  registerModel,
+  SINGLE_MODULE_MODELS,
+  SINGLE_MODULE_THROUGHPUT,
+  UnknownModelError,
+} from './models/registry.js';
+export { seededSnmuDef } from './models/snmu.js';
 export { denseDef } from './models/dense.js';
 export { gatedNauNmuDef } from './models/gated.js';
 export type { Op, Range, StaticTaskConfig, StaticTaskInstance } from './tasks/static.js';
@@ -23,22 +38,45 @@ export {
   validateStaticTask,
   TaskConfigError,
 } from './tasks/static.js';
+export type { RangePair, SingleModuleThresholdOptions } from './tasks/single-module.js';
+export {
+  SINGLE_MODULE_EPSILON,
+  SINGLE_MODULE_OPS,
+  SINGLE_MODULE_RANGES,
+  estimateSingleModuleThreshold,
+  singleModulePerturbation,
+  singleModuleTask,
+  singleModuleThreshold,
+} from './tasks/single-module.js';
 export type { ThresholdCache, ThresholdOptions } from './threshold.js';
 export { cachedThreshold, estimateThreshold, threshold } from './threshold.js';
 export type { CurveOutcome } from './success.js';
 export { curveOutcome } from './success.js';
 export type { ReplicaSpec, TrainProgress, TrainReplicasOptions } from './train/replicas.js';
-export { batchKey, buildRecord, trainReplicas } from './train/replicas.js';
-export { scaleSchedule, scheduleValue } from './train/schedule.js';
+export { batchKey, buildRecord, clipGradients, trainReplicas } from './train/replicas.js';
+export { LossBuffer, stalled } from './train/reinit.js';
+export type { BetaSchedule } from './train/schedule.js';
+export { betaSchedule, scaleSchedule, scheduleValue } from './train/schedule.js';
 export type { Preset } from './presets.js';
-export { PRESETS, expandPreset, getPreset, presetSize } from './presets.js';
+export {
+  PRESETS,
+  expandPreset,
+  getPreset,
+  presetLr,
+  presetSchedule,
+  presetSize,
+  presetWallTime,
+} from './presets.js';
 export type { Engine, SweepEvent, SweepOptions, SweepResult } from './sweep.js';
 export { runSweep } from './sweep.js';
 export { fastTrainer } from './fast-trainer.js';
 export * from './stats/index.js';
 export * from './store/index.js';
 export type { Report, ReportGroup } from './report/report.js';
+export type { GridCell } from './report/grid.js';
+export { formatGridMarkdown, gridCellText, gridSpec, singleModuleGrid } from './report/grid.js';
 export {
+  reportThreshold,
   formatJson,
   formatLatex,
   formatMarkdown,

@@ -3,7 +3,14 @@
  * task variants) and a seed list; flags on the command line override its fields.
  */
 import type { RunConfig, Schedule } from './config.js';
-import { getModel } from './models/registry.js';
+import {
+  SINGLE_MODULE_ITERATIONS,
+  SINGLE_MODULE_MODELS,
+  SINGLE_MODULE_THROUGHPUT,
+  getModel,
+} from './models/registry.js';
+import type { RangePair } from './tasks/single-module.js';
+import { SINGLE_MODULE_OPS, SINGLE_MODULE_RANGES } from './tasks/single-module.js';
 import type { Op, StaticTaskConfig } from './tasks/static.js';
 import { defaultStaticTask } from './tasks/static.js';
 import { scaleSchedule } from './train/schedule.js';
@@ -33,11 +40,17 @@ export interface Preset {
   batch: number;
   lr: number;
   evalEvery: number;
+  /** Range pairs to sweep: every (model, operation) runs once per pair (default: the task's ranges). */
+  ranges?: readonly RangePair[];
+  /** Give each model its own learning rate where its definition has one (ModelDef.training.lr). */
+  modelLr?: boolean;
+  /** The run length the models' schedules were written for (default 5,000,000, the paper's). */
+  paperIterations?: number;
 }
 
 const BASE = { hidden: 2, batch: 128, lr: 1e-3, evalEvery: 1000, task: {} } as const;
 
-export const PRESETS: readonly Preset[] = [
+const PRESETS_LIST: Preset[] = [
   {
     ...BASE,
     name: 'quick',
@@ -74,6 +87,59 @@ export const PRESETS: readonly Preset[] = [
   },
 ];
 
+/** The single-module task's fixed layout (a = x0, b = x1); the operation and ranges vary per cell. */
+const SINGLE_MODULE_TASK: Partial<StaticTaskConfig> = {
+  inputSize: 2,
+  subsetRatio: 0.5,
+  overlapRatio: 0,
+  numSubsets: 2,
+  singleModule: true,
+};
+
+const SINGLE_BASE = {
+  ...BASE,
+  hidden: 1,
+  task: SINGLE_MODULE_TASK,
+  schedules: 'scaled',
+  modelLr: true,
+  paperIterations: SINGLE_MODULE_ITERATIONS,
+} as const;
+
+/** The nine ranges' positions in SINGLE_MODULE_RANGES used by the quick preset (see below). */
+const QUICK_RANGES = [1, 3, 4, 6] as const;
+
+PRESETS_LIST.push(
+  {
+    ...SINGLE_BASE,
+    name: 'single-module',
+    description:
+      'The NALM single-module benchmark (§6): 12 modules × +, −, ×, ÷ × 9 range pairs, 25 seeds, 50k iterations',
+    models: [...SINGLE_MODULE_MODELS],
+    ops: [...SINGLE_MODULE_OPS],
+    ranges: SINGLE_MODULE_RANGES,
+    seeds: 25,
+    iterations: SINGLE_MODULE_ITERATIONS,
+  },
+  {
+    ...SINGLE_BASE,
+    name: 'single-module-quick',
+    description:
+      'A quick look at the single-module benchmark (~5 min with 2 workers): NAU, NMU, NAC•, NALU, iNALU, NPU ' +
+      'on +, −, ×, ÷ over 4 range pairs (negative, near-zero negative, mixed-sign, [1,2]), 6 seeds, 5k iterations',
+    models: ['single-nau', 'single-nmu', 'single-nac-mul', 'single-nalu', 'single-inalu', 'single-npu'],
+    ops: [...SINGLE_MODULE_OPS],
+    ranges: QUICK_RANGES.map((i) => SINGLE_MODULE_RANGES[i]!),
+    // 16 configurations × 6 seeds = 96 replicas: one tfjs batch per tfjs model (≤ 100 replicas; its
+    // cost is per step, not per replica), so iNALU and NPU train side by side on the two workers.
+    seeds: 6,
+    // The tfjs models cost ~10× the fused ones per seed-iteration; 5k iterations keep the preset
+    // near 5 minutes (schedules scale to 2,000 → 3,500).
+    iterations: 5_000,
+  },
+);
+
+export const PRESETS: readonly Preset[] = PRESETS_LIST;
+
 export class UnknownPresetError extends Error {}
 
 export function getPreset(name: string): Preset {
@@ -86,34 +152,46 @@ export function getPreset(name: string): Preset {
   return p;
 }
 
-/** The schedule a model trains with under a preset's schedule policy. */
+/**
+ * The schedule a model trains with under a preset's schedule policy. `paperIterations` is the run
+ * length the model's schedule was written for (5M for the static task, 50k for the single-module one).
+ */
 export function presetSchedule(
   model: string,
   policy: Preset['schedules'],
   iterations: number,
+  paperIterations: number = PAPER_ITERATIONS,
 ): Schedule | null {
   const s = getModel(model).schedule;
   if (!s) return null;
   if (policy === 'paper' || s.start < iterations) return { ...s };
-  return scaleSchedule(s, iterations / PAPER_ITERATIONS);
+  return scaleSchedule(s, iterations / paperIterations);
 }
 
-/** Every run configuration of a preset (model-major, then operation). */
+/** The learning rate a model trains with under a preset (its own where the preset follows models'). */
+export function presetLr(model: string, p: Pick<Preset, 'lr' | 'modelLr'>): number {
+  return (p.modelLr === true ? getModel(model).training?.lr : undefined) ?? p.lr;
+}
+
+/** Every run configuration of a preset (model-major, then operation, then range pair). */
 export function expandPreset(p: Preset): RunConfig[] {
   const out: RunConfig[] = [];
+  const ranges: (RangePair | null)[] = p.ranges ? [...p.ranges] : [null];
   for (const model of p.models) {
     for (const op of p.ops) {
-      out.push({
-        task: defaultStaticTask({ ...p.task, op }),
-        model,
-        hidden: p.hidden,
-        batch: p.batch,
-        lr: p.lr,
-        iterations: p.iterations,
-        evalEvery: p.evalEvery,
-        schedule: presetSchedule(model, p.schedules, p.iterations),
-        oobWeight: 1,
-      });
+      for (const pair of ranges) {
+        out.push({
+          task: defaultStaticTask({ ...p.task, op, ...(pair ?? {}) }),
+          model,
+          hidden: p.hidden,
+          batch: p.batch,
+          lr: presetLr(model, p),
+          iterations: p.iterations,
+          evalEvery: p.evalEvery,
+          schedule: presetSchedule(model, p.schedules, p.iterations, p.paperIterations),
+          oobWeight: 1,
+        });
+      }
     }
   }
   return out;
@@ -121,7 +199,30 @@ export function expandPreset(p: Preset): RunConfig[] {
 
 /** Size of a preset in runs and seed-iterations (what `nalm presets` prints). */
 export function presetSize(p: Preset): { configurations: number; runs: number; seedIterations: number } {
-  const configurations = p.models.length * p.ops.length;
+  const configurations = p.models.length * p.ops.length * (p.ranges?.length ?? 1);
   const runs = configurations * p.seeds;
   return { configurations, runs, seedIterations: runs * p.iterations };
+}
+
+/**
+ * How much longer a preset took than `presetWallTime` predicts while other jobs shared the machine:
+ * `nalm run --preset single-module-quick --workers 2` trained in 404.6 s (the job got 39% of the
+ * CPU; load average 6–8) against a prediction of 108.6 s. The upper end of `nalm presets`' range.
+ */
+export const WALL_TIME_UNDER_LOAD = 404.6 / 108.6;
+
+/**
+ * Expected wall time of a preset in seconds with `workers` workers, from the measured per-model
+ * throughput (SINGLE_MODULE_THROUGHPUT, one worker each; workers assumed to scale linearly up to
+ * the machine's cores), or null when a model of the preset has no measurement.
+ */
+export function presetWallTime(p: Preset, workers = 2): number | null {
+  const perModel = presetSize(p).seedIterations / p.models.length;
+  let seconds = 0;
+  for (const m of p.models) {
+    const rate = p.task.singleModule === true ? SINGLE_MODULE_THROUGHPUT[m] : undefined;
+    if (rate === undefined) return null;
+    seconds += perModel / rate;
+  }
+  return seconds / Math.max(1, workers);
 }

@@ -20,6 +20,7 @@
 import { Rng } from '@nalm/units';
 import { canonicalJson } from './config.js';
 import { rangeSampler, sumRange } from './tasks/range.js';
+import { SINGLE_MODULE_EPSILON, estimateSingleModuleThreshold } from './tasks/single-module.js';
 import {
   TaskConfigError,
   subsetLayout,
@@ -148,6 +149,15 @@ function perturbation(op: Op, a: Float64Array, d: Float64Array, k: number): numb
 export function estimateThreshold(config: StaticTaskConfig, opts: ThresholdOptions = {}): ThresholdEstimate {
   const c = validateStaticTask(config);
   const o = resolveOptions(opts);
+  if (c.singleModule === true) {
+    // One unit on (x0, x1): the NALM benchmark's rule (tasks/single-module.ts); the two-layer rule
+    // below cancels exactly for add with I = 2 and would give a threshold of 0.
+    return estimateSingleModuleThreshold(c, {
+      epsilon: opts.epsilon ?? SINGLE_MODULE_EPSILON,
+      samples: o.samples,
+      seed: o.seed,
+    });
+  }
   const layout = subsetLayout(c, { oneLonger: o.oneLonger });
   const k = usedSubsets(c.op, c.simple ? 2 : c.numSubsets);
   const seg = segmentsOf(c.inputSize, layout.starts, layout.lengths, k);
@@ -204,6 +214,8 @@ export function thresholdKey(config: StaticTaskConfig, opts: ThresholdOptions = 
     numSubsets: c.numSubsets,
     extrapolation: c.extrapolation,
     simple: c.simple,
+    // undefined for other tasks: canonicalJson drops it, so their keys are unchanged
+    singleModule: c.singleModule,
   };
   return `threshold/v1/${canonicalJson({ task, opts: o })}`;
 }

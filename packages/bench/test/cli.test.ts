@@ -181,8 +181,13 @@ describe('nalm presets and report', () => {
   it('lists presets with their size', () => {
     const r = nalm(['presets']);
     expect(r.code).toBe(0);
-    for (const p of ['quick', 'iclr2020', 'simple']) expect(r.stdout).toMatch(new RegExp(`^${p}$`, 'm'));
+    for (const p of ['quick', 'iclr2020', 'simple', 'single-module', 'single-module-quick'])
+      expect(r.stdout).toMatch(new RegExp(`^${p}$`, 'm'));
     expect(r.stdout).toMatch(/seed-iterations/);
+    // the full single-module preset states its expected wall time on this machine
+    expect(r.stdout).toMatch(
+      /^single-module\n(?:.*\n){3} {2}expected wall time on this machine with --workers 2: ~\d/m,
+    );
   });
 
   it('writes every report format for a small run', () => {

@@ -38,8 +38,16 @@ describe('presets', () => {
   });
 
   it('unknown preset names say which exist', () => {
-    expect(() => getPreset('quik')).toThrow(/unknown preset 'quik'.*quick, iclr2020, simple/);
-    expect(PRESETS.map((p) => p.name)).toEqual(['quick', 'iclr2020', 'simple']);
+    expect(() => getPreset('quik')).toThrow(
+      /unknown preset 'quik'.*quick, iclr2020, simple, single-module, single-module-quick/,
+    );
+    expect(PRESETS.map((p) => p.name)).toEqual([
+      'quick',
+      'iclr2020',
+      'simple',
+      'single-module',
+      'single-module-quick',
+    ]);
   });
 });
 

@@ -1,3 +1,4 @@
+import { LANES } from '../src/tasks/lanes.js';
 import { Rng } from '@nalm/units';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -577,7 +578,7 @@ describe('seeds and streams', () => {
     );
   });
 
-  it('one 32-bit draw per float from Rng(seed, "train"), mapped as documented', () => {
+  it('one 32-bit draw per float from the eight lanes Rng(seed, "train", "lane", k), mapped as documented', () => {
     for (const [interpolation, two] of [
       [[[1, 2]], false],
       [
@@ -593,12 +594,16 @@ describe('seeds and streams', () => {
       const x = new Float32Array(128 * 100);
       t.nextBatch(x, new Float64Array(128), 128);
       t.nextBatch(x, new Float64Array(128), 128); // the second batch continues the same stream
-      const rng = new Rng(9, 'train');
-      for (let i = 0; i < 128 * 100; i++) rng.nextU32();
+      const lanes = Array.from({ length: LANES }, (_, k) => new Rng(9, 'train', 'lane', k));
+      for (let i = 0; i < 128 * 100; i++) lanes[i % LANES]!.nextU32();
+      const f = Math.fround;
       for (let i = 0; i < 128 * 100; i++) {
-        const u = rng.nextU32();
-        const want = two ? (u >>> 31 ? 1 : -2) + ((u & 0x7fffffff) / 2 ** 31) * 1 : 1 + (u / 2 ** 32) * 1;
-        expect(x[i]).toBe(Math.fround(want));
+        const u = lanes[i % LANES]!.nextU32();
+        // float32 arithmetic: lo + width · (24 bits) · 2⁻²⁴, width 1 here
+        const want = two
+          ? f((u >>> 31 ? 1 : -2) + f(((u >>> 7) & 0xffffff) / 2 ** 24))
+          : f(1 + f((u >>> 8) / 2 ** 24));
+        expect(x[i]).toBe(want);
       }
     }
   });

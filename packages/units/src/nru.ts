@@ -18,17 +18,19 @@ export type NruOptions = NauOptions;
  * Π_i (sign(x_i)·|x_i|^{W_io}·a(W_io) + 1 − a(W_io)) for x [.., B, I] and W [.., I, O] → [.., B, O]
  * (W already clamped).
  *
- * |x|^W is computed as exp(W·log|x|). At x_i = 0, log|x_i| = −∞, so:
- *  - W_io > 0: |x_i|^W = 0 and the factor is 1 − a(W_io) (exact: 0^W = 0);
- *  - W_io < 0: |x_i|^W = +∞ and sign(0)·∞ = NaN: a division by zero propagates NaN, not "fixed";
- *  - W_io = 0 exactly: 0·(−∞) = NaN, so the output is NaN although a(0) = 0 should ignore x_i.
- * The gradient with respect to x at x_i = 0 is not finite either. Inputs are expected away from 0.
+ * |x|^W is tf.pow(|x|, W), so x_i = 0 follows the maths (0^W with 0^0 = 1) rather than going through
+ * exp(W·log 0) = exp(0·(−∞)) = NaN:
+ *  - W_io = 0: |x_i|^0 = 1 and a(0) = 0, so the factor is exactly 1 (x_i is ignored, as it should be);
+ *  - W_io > 0: |x_i|^W = 0 and the factor is 1 − a(W_io);
+ *  - W_io < 0: |x_i|^W = +∞ and sign(0)·∞ = NaN: a division by zero propagates NaN, not "fixed".
+ * tfjs's pow gradient with respect to W is 0 where |x_i| = 0 (it guards log 0); the gradient with
+ * respect to x at x_i = 0 is not finite.
  */
 export function nruProduct(x: tf.Tensor, w: tf.Tensor, training: boolean): tf.Tensor {
   const xe = tf.expandDims(x, x.rank); // [.., B, I, 1]
   const we = tf.expandDims(w, w.rank - 2); // [.., 1, I, O]
   const a = training ? tf.square(tf.tanh(tf.mul(we, 1000))) : tf.abs(we);
-  const power = tf.exp(tf.mul(we, tf.log(tf.abs(xe))));
+  const power = tf.pow(tf.abs(xe), we);
   const term = tf.add(tf.mul(tf.mul(tf.sign(xe), power), a), tf.sub(1, a));
   return tf.prod(term, x.rank - 1);
 }

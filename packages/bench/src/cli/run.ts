@@ -82,6 +82,7 @@ export function resolveRun(args: RunArgs): { name: string; configs: RunConfig[];
         batch: 128,
         lr: 1e-3,
         evalEvery: 1000,
+        modelLr: true,
       };
   if (!args.preset && (args.model === undefined || args.op === undefined)) {
     throw new UsageError(
@@ -100,7 +101,10 @@ export function resolveRun(args: RunArgs): { name: string; configs: RunConfig[];
   if (args.iterations !== undefined) p.iterations = checkInt(args.iterations, '--iterations', 1);
   if (args.hidden !== undefined) p.hidden = checkInt(args.hidden, '--hidden', 1, 4096);
   if (args.batch !== undefined) p.batch = checkInt(args.batch, '--batch', 1, 1_000_000);
-  if (args.lr !== undefined) p.lr = checkNumber(args.lr, '--lr', 0);
+  if (args.lr !== undefined) {
+    p.lr = checkNumber(args.lr, '--lr', 0);
+    p.modelLr = false; // an explicit rate applies to every model
+  }
   if (args['eval-every'] !== undefined) p.evalEvery = checkInt(args['eval-every'], '--eval-every', 1);
   if (args['input-size'] !== undefined)
     p.task.inputSize = checkInt(args['input-size'], '--input-size', 1, 100_000);
@@ -117,6 +121,7 @@ export function resolveRun(args: RunArgs): { name: string; configs: RunConfig[];
   ] as const) {
     const text = args[flag];
     if (text !== undefined) {
+      p.ranges = undefined; // explicit ranges replace a preset's range sweep
       try {
         p.task[field] = parseRange(String(text), field);
       } catch (e) {
@@ -150,7 +155,11 @@ export function resolveRun(args: RunArgs): { name: string; configs: RunConfig[];
     throw new UsageError(`invalid task: ${(e as Error).message}`);
   }
   if (scheduleOverride !== undefined) configs = configs.map((c) => ({ ...c, schedule: scheduleOverride! }));
-  else configs = configs.map((c) => ({ ...c, schedule: presetSchedule(c.model, p.schedules, p.iterations) }));
+  else
+    configs = configs.map((c) => ({
+      ...c,
+      schedule: presetSchedule(c.model, p.schedules, p.iterations, p.paperIterations),
+    }));
   return { name: p.name, configs, seeds };
 }
 

@@ -4,16 +4,83 @@
  * own) and the same runner, success criterion and report apply to it.
  */
 import type { UnitDef, UnitShape } from '@nalm/units';
-import { mulNacDef, nacDef, naluDef, nauDef, nmuDef } from '@nalm/units';
+import {
+  gnaluDef,
+  inaluDef,
+  mulNacDef,
+  nacDef,
+  naluDef,
+  nauDef,
+  nmruDef,
+  nmuDef,
+  npuDef,
+  nruDef,
+  realNpuDef,
+} from '@nalm/units';
 import type { Schedule } from '../config.js';
+import type { Op } from '../tasks/static.js';
+import { betaSchedule } from '../train/schedule.js';
 import { denseDef } from './dense.js';
 import { gatedNauNmuDef } from './gated.js';
+import { SNMU_TRAINING_NOISE, seededSnmuDef } from './snmu.js';
 
 export interface ModelLayer {
   // `never` lets layers of different option types share one array; options are checked by the def.
   def: UnitDef<never>;
   options: object;
   shape: UnitShape;
+  /**
+   * Training-time multiplicative noise U[lo, hi) the trainer draws per replica (from the replica's
+   * own stream) and passes to `forward` as `ctx.noise`, shaped like the layer's input (sNMU).
+   */
+  noise?: { lo: number; hi: number };
+}
+
+/** What a regulariser weight may depend on: the iteration, the replica's task and its progress. */
+export interface RegularizerWeightContext {
+  /** 0-based iteration. */
+  t: number;
+  /** The replica's operation (a batch may mix operations). */
+  op: Op;
+  /** The replica's most recent validation (interpolation) MSE (evaluations run before updates). */
+  interpolation: number;
+  /** Number of raw parameter entries of the layer (one replica). */
+  paramCount: number;
+}
+
+/** Weight of a named regulariser at one iteration for one replica (0 leaves it out). */
+export type RegularizerWeight = (c: RegularizerWeightContext) => number;
+
+/** iNALU's re-initialisation on a stalled loss (benchmark.md §6); see train/reinit.ts. */
+export interface ReinitRule {
+  /** Check every `every` iterations (10) … */
+  every: number;
+  /** … once more than `minLosses` losses are stored (5,000) … */
+  minLosses: number;
+  /** … and re-initialise if the recent mean loss is above this (1) and not falling. */
+  lossThreshold: number;
+}
+
+/**
+ * Per-model training settings beyond the shared protocol (benchmark.md §6). They are part of the
+ * model's definition, so a record stays a function of its configuration (which names the model and
+ * carries the learning rate) and its seed.
+ */
+export interface ModelTraining {
+  /** The learning rate presets give this model where they follow per-model settings (else theirs). */
+  lr?: number;
+  /** Clip every gradient entry to [−v, v] before the Adam step (torch's clip_grad_value_). */
+  clipGradValue?: number;
+  /** Rescale each replica's gradient to at most this global L2 norm (torch's clip_grad_norm_). */
+  clipGradNorm?: number;
+  /** Re-initialise a replica whose loss stalls. */
+  reinit?: ReinitRule;
+  /**
+   * Weights of named regularisers other than 'sparsity' (weighted by λ(t)) and 'oob' (by the
+   * configuration's oobWeight). Regularisers not listed here keep weight 1 (applied whenever any
+   * regulariser is).
+   */
+  regularizers?: Readonly<Record<string, RegularizerWeight>>;
 }
 
 export interface ModelDef {
@@ -33,6 +100,8 @@ export interface ModelDef {
    * expensive batches first so parallel workers finish together.
    */
   cost?: number;
+  /** Training settings of this model (learning rate, clipping, re-initialisation, regulariser weights). */
+  training?: ModelTraining;
 }
 
 const layer = <O extends object>(
@@ -40,7 +109,7 @@ const layer = <O extends object>(
   inputSize: number,
   units: number,
   options: Partial<O> = {},
-) => ({
+): ModelLayer => ({
   def: def as unknown as UnitDef<never>,
   options: { ...def.defaults, ...options },
   shape: { inputSize, units },
@@ -128,7 +197,160 @@ const builtins: ModelDef[] = [
   },
 ];
 
-const registry = new Map<string, ModelDef>(builtins.map((m) => [m.name, m]));
+// ---- single-unit models (the single-module task, benchmark.md §6) ----
+
+/** The sparsity schedule of the single-module benchmark: 20,000 → 35,000 of 50,000 iterations. */
+export const SINGLE_MODULE_ITERATIONS = 50_000;
+const singleSchedule = (lambda: number): Schedule => ({ lambda, start: 20_000, end: 35_000 });
+
+/** One unit I → 1 (the hidden width does not apply). */
+const oneUnit =
+  <O extends object>(def: UnitDef<O>, options: Partial<O> = {}, extra: Partial<ModelLayer> = {}) =>
+  (inputSize: number): ModelLayer[] => [{ ...layer(def, inputSize, 1, options), ...extra }];
+
+/**
+ * The NPU's L1 weight β (Heim et al.; the NALM benchmark's settings): ×10 every 10,000 iterations,
+ * from 1e−7 to 1e−5 (1e−9 to 1e−7 for division). The reference's L1 is Σ|v| over the parameters;
+ * the unit's `l1` is their mean, so the weight is β times the number of entries.
+ */
+const npuL1: RegularizerWeight = ({ t, op, paramCount }) =>
+  paramCount *
+  (op === 'div'
+    ? betaSchedule({ start: 1e-9, end: 1e-7, growth: 10, every: 10_000 }, t)
+    : betaSchedule({ start: 1e-7, end: 1e-5, growth: 10, every: 10_000 }, t));
+
+/** iNALU's regulariser: weight 0.05 once the validation MSE is below 1 after 10,000 iterations. */
+const inaluReg: RegularizerWeight = ({ t, interpolation }) => (interpolation < 1 && t > 10_000 ? 0.05 : 0);
+
+/** iNALU's training tricks (the NALM benchmark's --clip-grad-value 0.1 --reinit). */
+const INALU_TRAINING: ModelTraining = {
+  clipGradValue: 0.1,
+  reinit: { every: 10, minLosses: 5_000, lossThreshold: 1 },
+  regularizers: { reg: inaluReg },
+};
+
+const single: ModelDef[] = [
+  {
+    name: 'single-nau',
+    label: 'NAU',
+    description: 'one NAU (single-module task)',
+    layers: oneUnit(nauDef),
+    schedule: singleSchedule(0.01),
+  },
+  {
+    name: 'single-nmu',
+    label: 'NMU',
+    description: 'one NMU (single-module task)',
+    layers: oneUnit(nmuDef),
+    schedule: singleSchedule(10),
+  },
+  {
+    name: 'single-nac',
+    label: 'NAC+',
+    description: 'one NAC+ (single-module task)',
+    layers: oneUnit(nacDef),
+    schedule: null,
+  },
+  {
+    name: 'single-nac-mul',
+    label: 'NAC•',
+    description: 'one NAC• (single-module task)',
+    layers: oneUnit(mulNacDef),
+    schedule: null,
+  },
+  {
+    name: 'single-nalu',
+    label: 'NALU',
+    description: 'one NALU, shared weights (single-module task)',
+    layers: oneUnit(naluDef),
+    schedule: null,
+  },
+  {
+    name: 'single-inalu',
+    label: 'iNALU',
+    description: 'one iNALU, gradient clip ±0.1, re-initialisation on a stalled loss (single-module task)',
+    layers: oneUnit(inaluDef),
+    schedule: null,
+    training: INALU_TRAINING,
+  },
+  {
+    name: 'single-gnalu',
+    label: 'G-NALU',
+    description: 'one G-NALU (golden-ratio NALU; single-module task)',
+    layers: oneUnit(gnaluDef),
+    schedule: null,
+  },
+  {
+    name: 'single-npu',
+    label: 'NPU',
+    description: 'one NPU, lr 5e−3, L1 with β ×10 every 10k iterations (single-module task)',
+    layers: oneUnit(npuDef),
+    schedule: null,
+    training: { lr: 5e-3, regularizers: { l1: npuL1 } },
+  },
+  {
+    name: 'single-real-npu',
+    label: 'RealNPU',
+    description: 'one RealNPU, lr 5e−3, L1 with β ×10 every 10k iterations (single-module task)',
+    layers: oneUnit(realNpuDef),
+    schedule: null,
+    training: { lr: 5e-3, regularizers: { l1: npuL1 } },
+  },
+  {
+    name: 'single-nru',
+    label: 'NRU',
+    description: 'one NRU (division; single-module task)',
+    layers: oneUnit(nruDef),
+    schedule: singleSchedule(10),
+    // The NRU authors' single-module runs (nalm-benchmark, sltr-in2/nru): learning rate 1.
+    training: { lr: 1 },
+  },
+  {
+    name: 'single-nmru',
+    label: 'NMRU',
+    description: 'one NMRU (an NMU over [x, 1/(x + ε)]; single-module task)',
+    layers: oneUnit(nmruDef),
+    schedule: singleSchedule(10),
+    // The authors' single-module runs (nalm-benchmark, sltr-in2/sign-nmru): lr 1e−2, gradient norm ≤ 1.
+    training: { lr: 1e-2, clipGradNorm: 1 },
+  },
+  {
+    name: 'single-snmu',
+    label: 'sNMU',
+    description: 'one stochastic NMU, training noise U[1, 5] (single-module task)',
+    layers: oneUnit(seededSnmuDef, {}, { noise: SNMU_TRAINING_NOISE }),
+    schedule: singleSchedule(10),
+  },
+];
+
+/**
+ * Measured training throughput of the single-unit models on the single-module task, in
+ * seed-iterations per second for one worker (evaluations included, 1 per 1,000 iterations): the
+ * median time between evaluations of a 3,000-iteration batch as the sweep forms it (fused path: 10
+ * replicas, tfjs wasm: 100), Node 20 on this 2-core machine while other jobs kept its load at 6–8,
+ * 2026-11-26 (so an idle machine is faster). They set each model's relative cost and `nalm presets`'
+ * wall-time estimate; re-measure with the same method after changing a trainer.
+ */
+export const SINGLE_MODULE_THROUGHPUT: Readonly<Record<string, number>> = Object.freeze({
+  'single-nau': 51_700,
+  'single-nmu': 51_500,
+  'single-nac': 85_700,
+  'single-nac-mul': 48_400,
+  'single-nalu': 44_700,
+  'single-inalu': 5_510,
+  'single-gnalu': 8_440,
+  'single-npu': 5_290,
+  'single-real-npu': 9_280,
+  'single-nru': 5_140,
+  'single-nmru': 8_190,
+  'single-snmu': 9_320,
+});
+for (const m of single) m.cost = SINGLE_MODULE_THROUGHPUT['single-nau']! / SINGLE_MODULE_THROUGHPUT[m.name]!;
+
+/** Names of the single-unit models, in table order. */
+export const SINGLE_MODULE_MODELS: readonly string[] = Object.freeze(single.map((m) => m.name));
+
+const registry = new Map<string, ModelDef>([...builtins, ...single].map((m) => [m.name, m]));
 
 export class UnknownModelError extends Error {}
 

@@ -22,8 +22,9 @@ import type { EvalPoint, RunRecord } from '../record.js';
 import { curveOutcome } from '../success.js';
 import { formatRange } from '../tasks/static.js';
 import type { ThresholdCache } from '../threshold.js';
-import { cachedThreshold } from '../threshold.js';
+import { gridSpec } from './grid.js';
 import type { Report, ReportGroup } from './report.js';
+import { reportThreshold } from './report.js';
 
 /** A vega-lite specification (re-exported so callers need no direct vega-lite dependency). */
 export type VegaLiteSpec = TopLevelSpec;
@@ -145,8 +146,9 @@ function seedOutcomes(report: Report, recs: readonly RunRecord[], opts: PlotOpti
     let threshold = r.threshold;
     let solved = r.solved;
     let solvedAt = r.solvedAt;
-    if (report.mode === 'paper-compat') {
-      threshold = cachedThreshold(r.config.task, { oneLonger: true }, opts.thresholdCache);
+    const th = reportThreshold(r.config.task, report.mode === 'paper-compat', opts.thresholdCache);
+    if (th !== null) {
+      threshold = th;
       const o = curveOutcome(r.curve, threshold);
       solved = o.solved;
       solvedAt = o.solvedAt;
@@ -620,9 +622,24 @@ function flatConfig(c: RunConfig): Record<string, string | number | boolean> {
 
 /** The fields that vary between the report's groups (only groups with a configuration count). */
 export function sweepDimensions(report: Report): SweepDimension[] {
-  const flats = report.groups.filter((g) => g.config).map((g) => flatConfig(g.config!));
+  const withConfig = report.groups.filter((g) => g.config);
+  const flats = withConfig.map((g) => flatConfig(g.config!));
   if (flats.length < 2) return [];
-  const varying = Object.keys(flats[0]!).filter((k) => new Set(flats.map((f) => String(f[k]))).size > 1);
+  // A field that takes one value per model (e.g. a model's own learning rate) is a per-model
+  // setting, not a swept dimension.
+  const perModel = (k: string) => {
+    const byModel = new Map<string, Set<string>>();
+    flats.forEach((f, i) => {
+      const m = withConfig[i]!.config!.model;
+      const set = byModel.get(m) ?? new Set<string>();
+      set.add(String(f[k]));
+      byModel.set(m, set);
+    });
+    return byModel.size > 1 && [...byModel.values()].every((set) => set.size === 1);
+  };
+  const varying = Object.keys(flats[0]!).filter(
+    (k) => new Set(flats.map((f) => String(f[k]))).size > 1 && !perModel(k),
+  );
   const dims: SweepDimension[] = [];
   const rangeBoth = varying.includes('interpolation') && varying.includes('extrapolation');
   for (const k of varying) {
@@ -741,7 +758,18 @@ export function reportPlots(
   records: readonly RunRecord[] | null,
   opts: PlotOptions = {},
 ): Plot[] {
-  const plots: Plot[] = [
+  const plots: Plot[] = [];
+  if (report.grid) {
+    plots.push({
+      id: 'single-module-grid',
+      title: 'Single-module benchmark: success rate per module and range',
+      caption:
+        'Heat map of the success rate of each module on each range pair (training → test), one panel per ' +
+        'operation; the text is solved seeds / seeds. The 95% Wilson intervals are in the table.',
+      spec: gridSpec(report.grid, BASE_CONFIG),
+    });
+  }
+  plots.push(
     {
       id: 'success',
       title: 'Success rate per model and operation',
@@ -758,7 +786,7 @@ export function reportPlots(
         'the median and the mean with its 95% interval as in the table.',
       spec: solvedAtSpec(report, records, opts),
     },
-  ];
+  );
   const curves = curvesSpec(report, records, opts);
   if (curves)
     plots.push({

@@ -12,13 +12,15 @@
  *   of subsets are not used).
  * - Inputs are float32 (what the model is fed); targets are computed in float64 from exactly those
  *   float32 values, so a target is exact for what the model sees.
- * - Each seed has its own streams: `Rng(seed, 'offset')` fixes the offset, `Rng(seed, 'train')` the
- *   training batches. Validation/test inputs come from fixed streams that depend only on the input
+ * - Each seed has its own streams: `Rng(seed, 'offset')` fixes the offset, the four-lane
+ *   `LaneStream(seed, 'train')` the training batches (lanes.ts). Validation/test inputs come from fixed streams that depend only on the input
  *   size, the range and which set it is (so every run and every operation of a configuration sees
  *   the same 10,000 inputs); their targets differ per seed through the offset.
  * - One 32-bit draw per float, also for two-interval ranges (see range.ts), no allocation per batch.
  */
 import { Rng } from '@nalm/units';
+import type { LaneFiller, LaneRange } from './lanes.js';
+import { LaneStream, laneRange } from './lanes.js';
 import {
   TaskConfigError,
   checkRange,
@@ -27,7 +29,6 @@ import {
   rangeBounds,
   rangeSampler,
   type Range,
-  type RangeSampler,
 } from './range.js';
 
 export { TaskConfigError, checkRange, formatRange, parseRange, type Range } from './range.js';
@@ -52,6 +53,13 @@ export interface StaticTaskConfig {
   extrapolation: Range;
   /** The "simple" variant: I = 4, a = x1+x2+x3+x4, b = x1+x2, no offset. */
   simple: boolean;
+  /**
+   * The single-module task (benchmark.md §6, see single-module.ts): one unit reads a = x0, b = x1
+   * (I = 2, subsets of one, no overlap, no offset). The data are those of the static task with that
+   * layout; the flag marks that the model is one unit, which its success threshold depends on.
+   * Absent (not false) when off, so existing configurations keep their keys.
+   */
+  singleModule?: true;
 }
 
 /** Size of the validation and of the test set (benchmark.md §1). */
@@ -167,6 +175,11 @@ export function validateStaticTask(c: StaticTaskConfig): StaticTaskConfig {
     extrapolation,
     simple: c.simple,
   };
+  const single = c.singleModule as unknown; // false is accepted and normalised away, like absent
+  if (single !== undefined && single !== false) {
+    checkSingleModuleLayout(c);
+    out.singleModule = true;
+  }
   if (c.simple) {
     if (c.inputSize !== 4) {
       throw new TaskConfigError(
@@ -185,6 +198,34 @@ export function validateStaticTask(c: StaticTaskConfig): StaticTaskConfig {
   }
   return out;
 }
+
+/** The single-module task's fixed layout: I = 2, a = x0, b = x1, one of add/sub/mul/div. */
+function checkSingleModuleLayout(c: StaticTaskConfig): void {
+  if (c.singleModule !== true) {
+    throw new TaskConfigError(
+      'singleModule',
+      `must be true or absent, got ${JSON.stringify(c.singleModule)}`,
+    );
+  }
+  const want = { inputSize: 2, subsetRatio: 0.5, overlapRatio: 0, numSubsets: 2, simple: false } as const;
+  for (const [field, v] of Object.entries(want) as [keyof typeof want, number | boolean][]) {
+    if (c[field] !== v) {
+      throw new TaskConfigError(
+        field,
+        `the single-module task has ${field} ${String(v)} (a = x0, b = x1), got ${JSON.stringify(c[field])}; build it with singleModuleTask() or drop singleModule`,
+      );
+    }
+  }
+  if (!SINGLE_MODULE_OPS.includes(c.op)) {
+    throw new TaskConfigError(
+      'op',
+      `the single-module task has the operations ${SINGLE_MODULE_OPS.join(', ')}, got '${c.op}'`,
+    );
+  }
+}
+
+/** Operations of the single-module task (benchmark.md §6). */
+export const SINGLE_MODULE_OPS: readonly Op[] = Object.freeze(['add', 'sub', 'mul', 'div'] as const);
 
 /**
  * Things that are legal but probably not intended (the task stays well defined): division by a sum
@@ -275,8 +316,12 @@ export interface StaticTaskInstance {
   readonly config: StaticTaskConfig;
   readonly seed: number;
   readonly offset: number;
-  /** Fill x (length batch·I, row-major) with a fresh training batch from the interpolation range and y (length batch) with its targets (float64). */
-  nextBatch(x: Float32Array, y: Float64Array, batch: number): void;
+  /**
+   * Fill x (length batch·I, row-major) with a fresh training batch from the interpolation range and
+   * y (length batch) with its targets (float64). The inputs come from the seed's lane stream
+   * (lanes.ts); `filler` (the wasm kernels) draws the same values faster.
+   */
+  nextBatch(x: Float32Array, y: Float64Array, batch: number, filler?: LaneFiller): void;
   /** Targets for given inputs (uses this seed's offset), float64. */
   targets(x: Float32Array, n: number, y?: Float64Array): Float64Array;
 }
@@ -348,8 +393,8 @@ class StaticTask implements StaticTaskInstance {
   readonly config: StaticTaskConfig;
   readonly seed: number;
   readonly offset: number;
-  private readonly train: Rng;
-  private readonly sampler: RangeSampler;
+  private readonly train: LaneStream;
+  private readonly lanes: LaneRange;
   private readonly starts: Int32Array;
   private readonly lengths: Int32Array;
 
@@ -362,21 +407,22 @@ class StaticTask implements StaticTaskInstance {
     const c = this.config;
     const layout = subsetLayout(c);
     this.offset = c.simple ? 0 : new Rng(seed, 'offset').int(0, c.inputSize - layout.lastEnd);
-    this.train = new Rng(seed, 'train');
-    this.sampler = rangeSampler(c.interpolation);
+    this.train = new LaneStream(seed, 'train');
+    this.lanes = laneRange(rangeSampler(c.interpolation));
     const used = usedSubsets(c.op, c.simple ? 2 : c.numSubsets);
     this.starts = Int32Array.from(layout.starts.slice(0, used), (s) => s + this.offset);
     this.lengths = Int32Array.from(layout.lengths.slice(0, used));
   }
 
-  nextBatch(x: Float32Array, y: Float64Array, batch: number): void {
+  nextBatch(x: Float32Array, y: Float64Array, batch: number, filler?: LaneFiller): void {
     const I = this.config.inputSize;
     if (!Number.isInteger(batch) || batch < 0)
       throw new RangeError(`nextBatch: batch must be an integer ≥ 0, got ${batch}`);
     if (x.length < batch * I)
       throw new RangeError(`nextBatch: x has ${x.length} floats, need batch·I = ${batch * I}`);
     if (y.length < batch) throw new RangeError(`nextBatch: y has ${y.length} entries, need batch = ${batch}`);
-    fillRange(this.train, this.sampler, x, 0, batch * I);
+    if (filler) filler.fillLanes(this.train, this.lanes, x, batch * I);
+    else this.train.fill(x, 0, batch * I, this.lanes);
     computeTargets(this.config.op, I, this.starts, this.lengths, x, batch, y);
   }
 

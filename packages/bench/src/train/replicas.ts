@@ -8,15 +8,17 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { UnitDef } from '@nalm/units';
-import { initParams, resolveOptions, sparsityErrorOf } from '@nalm/units';
+import { initParams, resolveOptions, Rng, sparsityErrorOf } from '@nalm/units';
 import type { RunConfig } from '../config.js';
 import { canonicalJson, configKey } from '../config.js';
 import { getModel } from '../models/registry.js';
-import type { ModelLayer } from '../models/registry.js';
+import type { ModelLayer, RegularizerWeight } from '../models/registry.js';
+import type { NoiseContext } from '../models/snmu.js';
 import type { EvalPoint, RunRecord } from '../record.js';
 import { RECORD_VERSION } from '../record.js';
 import { curveOutcome } from '../success.js';
 import { createStaticTask, evaluationInputs } from '../tasks/static.js';
+import { LossBuffer, stalled } from './reinit.js';
 import { scheduleValue } from './schedule.js';
 
 /** One replica: a configuration, a seed and that configuration's success threshold. */
@@ -52,6 +54,10 @@ export interface TrainReplicasOptions {
 interface LayerState {
   layer: ModelLayer;
   vars: Record<string, tf.Variable>;
+  /** Raw parameter entries of one replica (a regulariser weight may depend on it). */
+  paramCount: number;
+  /** Per replica: the stream of this layer's training noise (layers that declare `noise`). */
+  noise: Rng[] | null;
 }
 
 /** Max elements of one evaluation chunk ([R, C, I]); bounds memory for many replicas. */
@@ -106,6 +112,42 @@ export function assertSharedBatch(specs: readonly ReplicaSpec[], who: string): v
   }
 }
 
+/**
+ * Gradient clipping per replica (grads carry the replica axis first): first the global L2 norm of
+ * each replica's gradient is scaled down to at most `maxNorm` (torch's clip_grad_norm_, with its
+ * 1e−6), then every entry is clipped to [−maxValue, maxValue] (clip_grad_value_).
+ */
+export function clipGradients(
+  grads: tf.NamedTensorMap,
+  maxNorm: number | undefined,
+  maxValue: number | undefined,
+): tf.NamedTensorMap {
+  if (maxNorm === undefined && maxValue === undefined) return grads;
+  let out = grads;
+  if (maxNorm !== undefined) {
+    const entries = Object.entries(out);
+    const sq = entries.map(([, g]) =>
+      g.rank > 1
+        ? tf.sum(
+            tf.square(g),
+            Array.from({ length: g.rank - 1 }, (_, i) => i + 1),
+          )
+        : tf.square(g),
+    );
+    const norm = tf.sqrt(tf.addN(sq));
+    const scale = tf.minimum(1, tf.div(maxNorm, tf.add(norm, 1e-6)));
+    out = Object.fromEntries(
+      entries.map(([k, g]) => [k, tf.mul(g, tf.reshape(scale, [-1, ...g.shape.slice(1).map(() => 1)]))]),
+    );
+  }
+  if (maxValue !== undefined) {
+    out = Object.fromEntries(
+      Object.entries(out).map(([k, g]) => [k, tf.clipByValue(g, -maxValue, maxValue)]),
+    );
+  }
+  return out;
+}
+
 export async function trainReplicas(opts: TrainReplicasOptions): Promise<RunRecord[] | null> {
   const specs = opts.replicas;
   const R = specs.length;
@@ -117,24 +159,48 @@ export async function trainReplicas(opts: TrainReplicasOptions): Promise<RunReco
   const B = config.batch;
   const model = getModel(config.model);
   const schedule = config.schedule ?? model.schedule;
+  const training = model.training ?? {};
   const layers: LayerState[] = model.layers(I, config.hidden).map((l, li) => {
     const options = resolveOptions(l.def as UnitDef<object>, l.options);
     const layer = { ...l, options };
+    const specsOfLayer = l.def.params(l.shape, options as never);
     const perSeed = seeds.map((s) => initParams(l.def, l.shape, options as never, s, ['layer', li]));
     const vars: Record<string, tf.Variable> = {};
-    for (const spec of l.def.params(l.shape, options as never)) {
+    for (const spec of specsOfLayer) {
       vars[spec.name] = tf.variable(tf.stack(perSeed.map((p) => p[spec.name]!)), true);
     }
     perSeed.forEach((p) => tf.dispose(Object.values(p)));
-    return { layer, vars };
+    const paramCount = specsOfLayer.reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);
+    const noise = l.noise ? seeds.map((s) => new Rng(s, 'noise', 'layer', li)) : null;
+    return { layer, vars, paramCount, noise };
   });
   const varList = layers.flatMap((l) => Object.values(l.vars));
   const hasOobRegularizer = layers.some(
     (l) => (l.layer.options as { oobMode?: string }).oobMode === 'regularized',
   );
+  const customWeights: Readonly<Record<string, RegularizerWeight>> = training.regularizers ?? {};
+  const hasCustomWeights = Object.keys(customWeights).length > 0;
 
-  const forward = (x: tf.Tensor, training: boolean): tf.Tensor =>
-    layers.reduce((h, l) => l.layer.def.forward(l.vars, h, l.layer.options as never, { training }), x);
+  // Input width of every layer (layer k reads layer k − 1's output), for the noise buffers.
+  const noiseBufs = layers.map((l) => (l.noise ? new Float32Array(R * B * l.layer.shape.inputSize) : null));
+  /** Training noise of every noisy layer for this step, each replica from its own stream. */
+  const drawNoise = (): (tf.Tensor | null)[] =>
+    layers.map((l, li) => {
+      const buf = noiseBufs[li];
+      if (!l.noise || !buf || !l.layer.noise) return null;
+      const w = l.layer.shape.inputSize;
+      for (let r = 0; r < R; r++) {
+        if (diverged[r]) continue;
+        l.noise[r]!.fillUniform(buf.subarray(r * B * w, (r + 1) * B * w), l.layer.noise.lo, l.layer.noise.hi);
+      }
+      return tf.tensor3d(buf, [R, B, w]);
+    });
+
+  const forward = (x: tf.Tensor, isTraining: boolean, noise: (tf.Tensor | null)[] = []): tf.Tensor =>
+    layers.reduce((h, l, li) => {
+      const ctx: NoiseContext = { training: isTraining, ...(noise[li] ? { noise: noise[li]! } : {}) };
+      return l.layer.def.forward(l.vars, h, l.layer.options as never, ctx);
+    }, x);
 
   const tasks = specs.map((s) => createStaticTask(s.config.task, s.seed));
   const evalSets = (['interpolation', 'extrapolation'] as const).map((which) => {
@@ -151,6 +217,38 @@ export async function trainReplicas(opts: TrainReplicasOptions): Promise<RunReco
   const diverged: ({ step: number; reason: string } | null)[] = seeds.map(() => null);
   const iterationsDone = seeds.map(() => config.iterations);
   const alive = () => diverged.filter((d) => d === null).length;
+  const reinit = training.reinit
+    ? { rule: training.reinit, buffers: seeds.map(() => new LossBuffer()), counts: seeds.map(() => 0) }
+    : null;
+
+  /**
+   * Fresh initial values for replica r (its k-th re-initialisation), seeded by (seed, layer, k) so
+   * the record stays a function of configuration and seed. Adam's moments are kept, as in the
+   * reference (it re-draws the parameters in place).
+   */
+  const reinitialise = (r: number, k: number) => {
+    tf.tidy(() => {
+      // (not tf.oneHot: it needs a depth ≥ 2, and a batch may hold one replica)
+      const mask = tf.tensor1d(
+        Array.from({ length: R }, (_, i) => (i === r ? 1 : 0)),
+        'bool',
+      );
+      for (const [li, l] of layers.entries()) {
+        const fresh = initParams(l.layer.def, l.layer.shape, l.layer.options as never, seeds[r]!, [
+          'layer',
+          li,
+          'reinit',
+          k,
+        ]);
+        for (const [name, v] of Object.entries(l.vars)) {
+          const m = tf.reshape(mask, [R, ...v.shape.slice(1).map(() => 1)]);
+          v.assign(
+            tf.where(tf.broadcastTo(m, v.shape), tf.broadcastTo(tf.expandDims(fresh[name]!, 0), v.shape), v),
+          );
+        }
+      }
+    });
+  };
 
   const evaluate = (step: number) => {
     const mse = evalSets.map(() => new Float64Array(R));
@@ -219,31 +317,58 @@ export async function trainReplicas(opts: TrainReplicasOptions): Promise<RunReco
     }
     yBuf32.set(yBuf);
     const lambda = scheduleValue(schedule, t);
-    const withRegularizers = lambda > 0 || (hasOobRegularizer && config.oobWeight > 0);
+    // Per-replica weights of the model's own regularisers (they may depend on the replica's
+    // operation and its latest validation MSE); a stopped replica gets 0.
+    const custom: Record<string, Float32Array[]> = {};
+    let anyCustom = false;
+    if (hasCustomWeights) {
+      for (const [name, weight] of Object.entries(customWeights)) {
+        custom[name] = layers.map((l) => {
+          const w = new Float32Array(R);
+          for (let r = 0; r < R; r++) {
+            if (diverged[r]) continue;
+            const last = curves[r]![curves[r]!.length - 1];
+            w[r] = weight({
+              t,
+              op: specs[r]!.config.task.op,
+              interpolation: last ? last.interpolation : NaN,
+              paramCount: l.paramCount,
+            });
+            if (w[r] !== 0) anyCustom = true;
+          }
+          return w;
+        });
+      }
+    }
+    const withRegularizers = lambda > 0 || (hasOobRegularizer && config.oobWeight > 0) || anyCustom;
     let perReplica: tf.Tensor | null = null;
     tf.tidy(() => {
       const x = tf.tensor3d(xBuf, [R, B, I]);
       const y = tf.tensor3d(yBuf32, [R, B, 1]);
-      optimizer.minimize(
-        () => {
-          const pred = forward(x, true);
-          let loss: tf.Tensor = tf.mean(tf.squaredDifference(pred, y), [1, 2]);
-          if (withRegularizers) {
-            for (const l of layers) {
-              const regs = l.layer.def.regularizers?.(l.vars, l.layer.options as never);
-              if (!regs) continue;
-              for (const [name, value] of Object.entries(regs)) {
-                const w = name === 'sparsity' ? lambda : name === 'oob' ? config.oobWeight : 1;
-                if (w !== 0) loss = tf.add(loss, tf.mul(w, value));
+      const noise = drawNoise();
+      const { grads } = optimizer.computeGradients(() => {
+        const pred = forward(x, true, noise);
+        let loss: tf.Tensor = tf.mean(tf.squaredDifference(pred, y), [1, 2]);
+        if (withRegularizers) {
+          for (const [li, l] of layers.entries()) {
+            const regs = l.layer.def.regularizers?.(l.vars, l.layer.options as never);
+            if (!regs) continue;
+            for (const [name, value] of Object.entries(regs)) {
+              const perLayer = custom[name]?.[li];
+              if (perLayer) {
+                if (anyCustom) loss = tf.add(loss, tf.mul(tf.tensor1d(perLayer), value));
+                continue;
               }
+              const w = name === 'sparsity' ? lambda : name === 'oob' ? config.oobWeight : 1;
+              if (w !== 0) loss = tf.add(loss, tf.mul(w, value));
             }
           }
-          perReplica = tf.keep(loss);
-          return tf.sum(loss) as tf.Scalar;
-        },
-        false,
-        varList,
-      );
+        }
+        perReplica = tf.keep(loss);
+        return tf.sum(loss) as tf.Scalar;
+      }, varList);
+      const clipped = clipGradients(grads, training.clipGradNorm, training.clipGradValue);
+      optimizer.applyGradients(Object.entries(clipped).map(([name, tensor]) => ({ name, tensor })));
       for (const l of layers) {
         const updated = l.layer.def.constrain?.(l.vars, l.layer.options as never) ?? {};
         for (const [k, v] of Object.entries(updated)) l.vars[k]!.assign(v);
@@ -255,6 +380,17 @@ export async function trainReplicas(opts: TrainReplicasOptions): Promise<RunReco
       if (!diverged[r] && !Number.isFinite(losses[r]!)) {
         diverged[r] = { step: t, reason: `non-finite training loss (${losses[r]}) at iteration ${t}` };
         iterationsDone[r] = t;
+      }
+    }
+    if (reinit) {
+      for (let r = 0; r < R; r++) {
+        if (diverged[r]) continue;
+        const buffer = reinit.buffers[r]!;
+        buffer.push(curves[r]![curves[r]!.length - 1]!.interpolation);
+        if (stalled(reinit.rule, buffer, t)) {
+          reinitialise(r, ++reinit.counts[r]!);
+          buffer.clear();
+        }
       }
     }
   }
