@@ -108,3 +108,4 @@ export {
 } from './report/plots.js';
 export type { HtmlOptions } from './report/html.js';
 export { escapeHtml, formatHtml, htmlReport } from './report/html.js';
+export * from './nsr/index.js';

@@ -19,6 +19,9 @@ import { runCommand } from './run.js';
 import type { MergeArgs } from './merge.js';
 import { mergeCommand } from './merge.js';
 import { fastTrainer } from '../fast-trainer.js';
+import { NsrTaskError } from '../nsr/tasks.js';
+import type { NsrRunArgs } from './nsr.js';
+import { isNsrRun, runNsr } from './nsr.js';
 
 const USAGE_ERRORS = [
   UsageError,
@@ -27,6 +30,7 @@ const USAGE_ERRORS = [
   CsvFormatError,
   ReportInputError,
   UnknownModelError,
+  NsrTaskError,
 ];
 
 async function guarded(command: string, fn: () => Promise<number> | number): Promise<void> {
@@ -70,7 +74,15 @@ export async function main(argv: string[]): Promise<void> {
           .option('seeds', { type: 'string', describe: "Seeds: '0..99', '7' or '1,2,5'" })
           .option('iterations', { type: 'number', describe: 'Training iterations per run' })
           .option('out', { type: 'string', describe: 'Result store directory [default: results/<preset>]' })
-          .option('task', { type: 'string', choices: ['static'], describe: 'Task (static arithmetic)' })
+          .option('task', {
+            type: 'string',
+            choices: ['static', 'nsr-compare', 'nsr-piecewise', 'nsr-min', 'nsr-count'],
+            describe: 'Task: static arithmetic, or a Neural Status Register task (runs its preset)',
+          })
+          .option('epochs', {
+            type: 'number',
+            describe: "NSR tasks: full-batch epochs per run [default: the preset's]",
+          })
           .option('input-size', { type: 'number', describe: 'Input size I [default: 100]' })
           .option('subset', { type: 'number', describe: 'Subset ratio [default: 0.25]' })
           .option('overlap', {
@@ -119,8 +131,12 @@ export async function main(argv: string[]): Promise<void> {
           })
           .option('quiet', { type: 'boolean', describe: 'No progress output' })
           .example('$0 run --preset quick', 'the quick look (< 5 minutes)')
+          .example('$0 run --preset nsr-compare-quick', 'Neural Status Register vs an MLP on > and =')
           .example('$0 run --model nmu --op mul --seeds 0..9 --iterations 50000', 'an explicit grid'),
-      (a) => guarded('run', () => runCommand(a as unknown as RunArgs, fastTrainer)),
+      (a) =>
+        guarded('run', () =>
+          isNsrRun(a) ? runNsr(a as unknown as NsrRunArgs) : runCommand(a as unknown as RunArgs, fastTrainer),
+        ),
     )
     .command(
       'report <inputs..>',

@@ -1,4 +1,5 @@
 /** `nalm presets`: the named sweeps with their size (and, where measured, expected wall time). */
+import { NSR_PRESETS, nsrPresetSize } from '../nsr/presets.js';
 import { PRESETS, WALL_TIME_UNDER_LOAD, presetSize, presetWallTime } from '../presets.js';
 
 /** Workers the wall-time estimate assumes (this machine's cores). */
@@ -16,8 +17,9 @@ export function presetsCommand(json: boolean): number {
     size: presetSize(p),
     expectedSeconds: presetWallTime(p, ESTIMATE_WORKERS),
   }));
+  const nsr = NSR_PRESETS.map((p) => ({ ...p, size: nsrPresetSize(p) }));
   if (json) {
-    process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify([...rows, ...nsr], null, 2)}\n`);
     return 0;
   }
   for (const p of rows) {
@@ -34,6 +36,12 @@ export function presetsCommand(json: boolean): number {
         `  ${p.size.configurations} configurations${ranges ? ` (${p.models.length} models × ${p.ops.length} ops${ranges})` : ''} × ${p.seeds} seeds = ${p.size.runs.toLocaleString('en')} runs of ` +
         `${p.iterations.toLocaleString('en')} iterations (${p.size.seedIterations.toExponential(2)} seed-iterations), ` +
         `schedules ${p.schedules}\n${wall}\n`,
+    );
+  }
+  for (const p of nsr) {
+    process.stdout.write(
+      `${p.name}\n  ${p.description}\n  ${p.size.runs.toLocaleString('en')} runs, ` +
+        `${p.epochs.toLocaleString('en')} epochs, ${p.numeric}; ${p.expected}\n\n`,
     );
   }
   return 0;

@@ -1,0 +1,111 @@
+/** Configuration and record of one NSR-task run (one seed), and the JSON forms of both. */
+import { canonicalJson } from '../config.js';
+import type { NsrModelName } from './models.js';
+import { NSR_MODELS } from './models.js';
+import type { NumericType } from './resolution.js';
+import type { NsrTaskConfig } from './tasks.js';
+import { NsrTaskError, validateNsrTask } from './tasks.js';
+
+export interface NsrRunConfig {
+  task: NsrTaskConfig;
+  model: NsrModelName;
+  /** Full-batch epochs (the reference: 50,000). */
+  epochs: number;
+  /** Adam learning rate (the reference: 1e−3). */
+  lr: number;
+  /** NSR scale ζ (the reference: 1, i.e. integer data). */
+  zeta: number;
+  /** The NAU layers' sparsity regulariser is on from this fraction of the epochs (the reference: 0.8). */
+  regularizeFrom: number;
+  /** float32: the tfjs trainer (the units themselves); float64: the plain-JS trainer (compare only). */
+  numeric: NumericType;
+}
+
+export const NSR_RECORD_VERSION = 1;
+
+/** Result of one seed at one test point. */
+export interface NsrPointResult {
+  exponent: number;
+  length: number | null;
+  label: string;
+  items: number;
+  /** Items with |error| < 0.5 (0/1 outputs: the right side of 0.5). */
+  correct: number;
+  /** Every item right (benchmark.md §7). */
+  success: boolean;
+  /** Mean |prediction − label| over the items (NaN if the model diverged). */
+  meanError: number;
+  maxError: number;
+  /** piecewise: the gate decided every item right (up to swapping the two branches); else null. */
+  gateSuccess: boolean | null;
+  /** The point's values exceed what the numeric type resolves (only with allowBeyondPrecision). */
+  beyondPrecision: boolean;
+}
+
+export interface NsrRecord {
+  v: typeof NSR_RECORD_VERSION;
+  /** Hash of the canonical configuration. */
+  key: string;
+  config: NsrRunConfig;
+  seed: number;
+  /** Final full-batch training MAE. */
+  trainLoss: number;
+  /** Every training item right at the end of training. */
+  trainSolved: boolean;
+  diverged: { epoch: number; reason: string } | null;
+  points: NsrPointResult[];
+}
+
+/** 64-bit FNV-1a of the canonical JSON as 16 hex digits. */
+export function nsrConfigKey(c: NsrRunConfig): string {
+  const s = canonicalJson(c);
+  let h = 0xcbf29ce484222325n;
+  for (let i = 0; i < s.length; i++)
+    h = ((h ^ BigInt(s.charCodeAt(i))) * 0x100000001b3n) & 0xffffffffffffffffn;
+  return h.toString(16).padStart(16, '0');
+}
+
+export function nsrRecordId(key: string, seed: number): string {
+  return `${key}:${seed}`;
+}
+
+/** Throws an NsrTaskError naming the first bad field; returns the configuration unchanged. */
+export function validateNsrRun(c: NsrRunConfig): NsrRunConfig {
+  if (!NSR_MODELS.includes(c.model))
+    throw new NsrTaskError(`unknown NSR-task model '${c.model}'. Known: ${NSR_MODELS.join(', ')}.`);
+  if (!Number.isInteger(c.epochs) || c.epochs < 1)
+    throw new NsrTaskError(`epochs must be a whole number ≥ 1, got ${c.epochs}.`);
+  if (!(c.lr > 0) || !Number.isFinite(c.lr)) throw new NsrTaskError(`lr must be > 0, got ${c.lr}.`);
+  if (!(c.zeta > 0) || !Number.isFinite(c.zeta)) throw new NsrTaskError(`zeta must be > 0, got ${c.zeta}.`);
+  if (!(c.regularizeFrom >= 0 && c.regularizeFrom <= 1))
+    throw new NsrTaskError(`regularizeFrom must be a fraction in [0, 1], got ${c.regularizeFrom}.`);
+  if (c.numeric !== 'float32' && c.numeric !== 'float64')
+    throw new NsrTaskError(
+      `numeric type '${String(c.numeric)}': use 'float32' (tfjs) or 'float64' (plain JS).`,
+    );
+  if (c.numeric === 'float64' && c.task.kind !== 'compare')
+    throw new NsrTaskError(
+      `numeric type float64 covers the compare task only (a plain-JS trainer); run ${c.task.kind} in float32.`,
+    );
+  validateNsrTask(c.task, c.numeric);
+  return c;
+}
+
+/** JSON has no NaN/Infinity: non-finite numbers are written as null and read back as NaN. */
+export function nsrRecordLine(r: NsrRecord): string {
+  return JSON.stringify(r, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v));
+}
+
+export function parseNsrRecord(line: string): NsrRecord {
+  const r = JSON.parse(line) as NsrRecord;
+  if (r === null || typeof r !== 'object' || r.v !== NSR_RECORD_VERSION || !Array.isArray(r.points))
+    throw new Error(`not an NSR record of version ${NSR_RECORD_VERSION}`);
+  if (typeof r.key !== 'string' || !Number.isSafeInteger(r.seed)) throw new Error('missing key or seed');
+  const num = (v: number | null) => (v === null ? NaN : v);
+  r.trainLoss = num(r.trainLoss);
+  for (const p of r.points) {
+    p.meanError = num(p.meanError);
+    p.maxError = num(p.maxError);
+  }
+  return r;
+}

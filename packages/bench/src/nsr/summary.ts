@@ -1,0 +1,98 @@
+/**
+ * Summaries per (task, model, test point) over seeds: success rate with its Wilson interval and
+ * mean error with a Student-t interval (benchmark.md §5, §7).
+ */
+import { tInterval } from '../stats/t-interval.js';
+import { wilson } from '../stats/wilson.js';
+import type { NsrRecord } from './config.js';
+import type { NsrModelName } from './models.js';
+import { NSR_MODEL_LABEL, NSR_MODELS } from './models.js';
+import type { NumericType } from './resolution.js';
+import { COMPARE_OPS, NSR_TASK_KINDS, taskLabel } from './tasks.js';
+import type { CompareOp, NsrTaskKind } from './tasks.js';
+
+export interface NsrSummaryRow {
+  kind: NsrTaskKind;
+  op: CompareOp | null;
+  task: string;
+  model: NsrModelName;
+  modelLabel: string;
+  exponent: number;
+  length: number | null;
+  point: string;
+  epochs: number;
+  numeric: NumericType;
+  beyondPrecision: boolean;
+  seeds: number;
+  solved: number;
+  success: { mean: number; lower: number; upper: number };
+  meanError: { mean: number; lower: number | null; upper: number | null };
+  /** piecewise: seeds whose gate decided every item right. */
+  gateSolved: number | null;
+  /** Seeds that fit every training item. */
+  trainSolved: number;
+  diverged: number;
+}
+
+/** Rows in report order: task kind, op, model, length, magnitude. */
+export function summarizeNsr(records: readonly NsrRecord[]): NsrSummaryRow[] {
+  const groups = new Map<string, { rec: NsrRecord; pi: number; list: NsrRecord[] }>();
+  for (const r of records) {
+    r.points.forEach((p, pi) => {
+      const c = r.config;
+      const id = JSON.stringify([
+        c.task.kind,
+        c.task.op,
+        c.model,
+        c.epochs,
+        c.numeric,
+        c.zeta,
+        p.exponent,
+        p.length,
+      ]);
+      const g = groups.get(id);
+      if (g) g.list.push(r);
+      else groups.set(id, { rec: r, pi, list: [r] });
+    });
+  }
+  const rows: NsrSummaryRow[] = [];
+  for (const { rec, pi, list } of groups.values()) {
+    const c = rec.config;
+    const p0 = rec.points[pi]!;
+    const at = list.map((r) => r.points.find((p) => p.exponent === p0.exponent && p.length === p0.length)!);
+    const solved = at.filter((p) => p.success).length;
+    const w = wilson(solved, at.length);
+    const errors = at.map((p) => p.meanError).filter((e) => Number.isFinite(e));
+    const gates = at.map((p) => p.gateSuccess);
+    rows.push({
+      kind: c.task.kind,
+      op: c.task.op,
+      task: taskLabel(c.task),
+      model: c.model,
+      modelLabel: NSR_MODEL_LABEL[c.model],
+      exponent: p0.exponent,
+      length: p0.length,
+      point: p0.label,
+      epochs: c.epochs,
+      numeric: c.numeric,
+      beyondPrecision: p0.beyondPrecision,
+      seeds: at.length,
+      solved,
+      success: w,
+      meanError: tInterval(errors, 0, Infinity),
+      gateSolved: gates.every((g) => g === null) ? null : gates.filter((g) => g === true).length,
+      trainSolved: list.filter((r) => r.trainSolved).length,
+      diverged: list.filter((r) => r.diverged !== null).length,
+    });
+  }
+  const opIndex = (op: CompareOp | null) => (op === null ? -1 : COMPARE_OPS.indexOf(op));
+  return rows.sort(
+    (a, b) =>
+      NSR_TASK_KINDS.indexOf(a.kind) - NSR_TASK_KINDS.indexOf(b.kind) ||
+      opIndex(a.op) - opIndex(b.op) ||
+      NSR_MODELS.indexOf(a.model) - NSR_MODELS.indexOf(b.model) ||
+      a.epochs - b.epochs ||
+      (a.length ?? 0) - (b.length ?? 0) ||
+      a.exponent - b.exponent,
+  );
+}
