@@ -1,1 +1,72 @@
-export {};
+/**
+ * @nalm/calculator — a gated exact calculator as a TensorFlow.js layer (shared/spec/calculator.md),
+ * the BIG-bench-style arithmetic text task it is measured on, and a small host model with its
+ * trainer. Browser-safe: nothing here touches Node's fs (save/load with '@nalm/units/node').
+ */
+export {
+  DIGIT_BITS,
+  OPERATORS,
+  INVALID,
+  calculate,
+  digitsOf,
+  fromDigits,
+  resultFeatureSize,
+  resultFeatures,
+} from './arith.js';
+export type { CalcResult, Operator } from './arith.js';
+export {
+  GatedCalculator,
+  SlotReadout,
+  decodeOperands,
+  operandLabels,
+  operandLoss,
+  operandSlots,
+  slotAttention,
+} from './layers.js';
+export type { GatedCalculatorArgs, Operands, SlotParams, SlotReadoutArgs } from './layers.js';
+export {
+  ARITH_SUBTASKS,
+  ArithmeticInputError,
+  MAX_DIGITS,
+  MAX_NUMBERS,
+  NON_ARITH_KINDS,
+  NON_ARITH_SUBTASKS,
+  OPERATOR_WORDS,
+  SUBTASKS,
+  Tokenizer,
+  VOCAB_SIZE,
+  answerLabels,
+  answerOf,
+  arithmeticQuestion,
+  createTask,
+  parseQuestion,
+} from './task.js';
+export type {
+  ArithSubtask,
+  ArithmeticTask,
+  Encoded,
+  Item,
+  NonArithKind,
+  NonArithSubtask,
+  Subtask,
+  TaskOptions,
+  TokenizerOptions,
+} from './task.js';
+export {
+  DEFAULT_TRAIN,
+  buildHostModel,
+  calculatorOf,
+  evaluateHost,
+  hostConfigOf,
+  predict,
+  resolveHostConfig,
+  trainHost,
+} from './host.js';
+export type {
+  HostConfig,
+  Prediction,
+  ResolvedHostConfig,
+  SubtaskResult,
+  TrainOptions,
+  TrainSummary,
+} from './host.js';

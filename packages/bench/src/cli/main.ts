@@ -11,6 +11,7 @@ import { ReportInputError } from '../report/load.js';
 import { StoreError } from '../store/index.js';
 import { TaskConfigError } from '../tasks/static.js';
 import { UsageError } from './errors.js';
+import { calcCommand } from './calc.js';
 import { presetsCommand } from './presets.js';
 import type { ReportArgs } from './report.js';
 import { REPORT_FORMATS, reportCommand } from './report.js';
@@ -192,6 +193,7 @@ export async function main(argv: string[]): Promise<void> {
       (y) => y.option('json', { type: 'boolean', describe: 'Machine-readable output' }),
       (a) => guarded('presets', () => presetsCommand(a.json === true)),
     )
+    .command(calcCommand)
     .demandCommand(1, 'Give a command: run, report or presets.')
     .strict()
     .recommendCommands()
