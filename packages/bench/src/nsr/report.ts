@@ -5,7 +5,7 @@
  */
 import type { TopLevelSpec } from 'vega-lite';
 import { escapeHtml, inlineSvg } from '../report/html.js';
-import { renderSvg, SUCCESS_AXIS } from '../report/plots.js';
+import { BASE_CONFIG, renderSvg, SUCCESS_AXIS, SUCCESS_TOOLTIP } from '../report/plots.js';
 import { NALM_VERSION } from '../version.js';
 import type { NsrRecord } from './config.js';
 import { describeNumericLimit } from './resolution.js';
@@ -173,21 +173,14 @@ export function nsrSuccessSpec(report: NsrReport, kind: NsrTaskKind): TopLevelSp
     scale: { domain: [0, 100] },
   };
   const color = { field: 'model', type: 'nominal' as const, title: 'model' };
-  const tooltip = [
-    { field: 'model' },
-    { field: 'point', title: 'magnitude' },
-    { field: 'success', title: 'success (%)', format: '.1f' },
-    { field: 'lower', title: 'lower (%)', format: '.1f' },
-    { field: 'upper', title: 'upper (%)', format: '.1f' },
-    { field: 'label', title: 'solved/seeds' },
-  ];
+  const tooltip = [{ field: 'model' }, { field: 'point', title: 'magnitude' }, ...SUCCESS_TOOLTIP];
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: {
       text: `Success vs magnitude: ${kind}`,
       subtitle: 'line: solved seeds / seeds; bars: 95% Wilson interval',
     },
-    config: { font: 'Helvetica', view: { stroke: '#ddd' } },
+    config: BASE_CONFIG,
     data: { values },
     facet: { field: 'panel', type: 'nominal', title: null, sort: [...new Set(values.map((v) => v.panel))] },
     columns: 3,

@@ -7,6 +7,7 @@ import type { TopLevelSpec } from 'vega-lite';
 import { formatRange } from '../tasks/range.js';
 import { SINGLE_MODULE_RANGES } from '../tasks/single-module.js';
 import type { ReportGroup } from './report.js';
+import { SUCCESS_TOOLTIP } from './style.js';
 
 export interface GridCell {
   /** Model label ('NMU', 'iNALU', …) and registry name. */
@@ -140,10 +141,7 @@ export function gridSpec(cells: readonly GridCell[], config: object): TopLevelSp
   const tooltip = [
     { field: 'model', title: 'module' },
     { field: 'range', title: 'range' },
-    { field: 'success', title: 'success (%)', format: '.1f' },
-    { field: 'lower', title: 'lower (%)', format: '.1f' },
-    { field: 'upper', title: 'upper (%)', format: '.1f' },
-    { field: 'label', title: 'solved/seeds' },
+    ...SUCCESS_TOOLTIP,
     { field: 'diverged', title: 'diverged seeds' },
   ];
   return {

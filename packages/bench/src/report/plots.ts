@@ -23,6 +23,7 @@ import { curveOutcome } from '../success.js';
 import { formatRange } from '../tasks/static.js';
 import type { ThresholdCache } from '../threshold.js';
 import { gridSpec } from './grid.js';
+import { BASE_CONFIG, SUCCESS_TOOLTIP } from './style.js';
 import type { Report, ReportGroup } from './report.js';
 import { reportThreshold } from './report.js';
 
@@ -67,16 +68,7 @@ export const SOLVED_AT_AXIS = 'solved at (iterations)';
 const ITERATION_LABEL =
   "datum.value >= 1e6 ? format(datum.value / 1e6, '~g') + 'M' : datum.value >= 1e3 ? format(datum.value / 1e3, '~g') + 'k' : format(datum.value, '~g')";
 
-const FONT = 'Helvetica, Arial, sans-serif';
-const BASE_CONFIG = {
-  font: FONT,
-  background: 'white',
-  view: { stroke: '#d0d0d0' },
-  title: { anchor: 'start' as const, fontSize: 15, subtitleFontSize: 11, subtitleColor: '#555', offset: 10 },
-  axis: { labelFontSize: 10, titleFontSize: 11, gridColor: '#ececec' },
-  header: { labelFontSize: 13, titleFontSize: 12, labelFontWeight: 'bold' as const },
-  legend: { labelFontSize: 10, titleFontSize: 11 },
-};
+export { BASE_CONFIG, SUCCESS_TOOLTIP } from './style.js';
 
 // ---- grouping ----
 
@@ -216,13 +208,7 @@ export function successSpec(report: Report): TopLevelSpec {
     sort: distinct(labels),
     axis: { labelLimit: 380 },
   };
-  const tooltip = [
-    { field: 'group', title: 'model' },
-    { field: 'success', title: 'success (%)', format: '.1f' },
-    { field: 'lower', title: 'lower (%)', format: '.1f' },
-    { field: 'upper', title: 'upper (%)', format: '.1f' },
-    { field: 'label', title: 'solved/seeds' },
-  ];
+  const tooltip = [{ field: 'group', title: 'model' }, ...SUCCESS_TOOLTIP];
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: {
@@ -703,10 +689,7 @@ export function sweepSpec(report: Report, dim: SweepDimension): TopLevelSpec {
   const tooltip = [
     { field: 'model', title: 'model' },
     { field: 'value', title: dim.title },
-    { field: 'success', title: 'success (%)', format: '.1f' },
-    { field: 'lower', title: 'lower (%)', format: '.1f' },
-    { field: 'upper', title: 'upper (%)', format: '.1f' },
-    { field: 'label', title: 'solved/seeds' },
+    ...SUCCESS_TOOLTIP,
   ];
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
