@@ -112,11 +112,6 @@ export class Arena implements LaneFiller {
     stream.state.set(st);
   }
 
-  /** Bytes allocated so far (what `bench:speed` reports per replica). */
-  get used(): number {
-    return this.top;
-  }
-
   /** A 16-byte aligned block of `count` f32 values (zeroed: fresh memory is). Returns its pointer. */
   allocF32(count: number): number {
     const ptr = (this.top + 15) & ~15;
