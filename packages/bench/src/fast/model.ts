@@ -35,6 +35,8 @@ interface FirstLayerBatch {
   /** Training batch input [capacity, I], its logs per ε, sums and d loss / d sums [capacity, width]. */
   xPtr: number;
   logPtr: Map<number, number>;
+  /** Per form: where its training input is (xPtr or the logs of its ε). */
+  formIn: number[];
   sPtr: number;
   dsPtr: number;
   /** Scratch for one form's weight gradient [rows, I]. */
@@ -119,6 +121,7 @@ export class FastModel {
         capacity: 0,
         xPtr: 0,
         logPtr: new Map(),
+        formIn: [],
         sPtr: 0,
         dsPtr: 0,
         gPtr: a.allocF32(Math.max(...l0.forms.map((f) => f.rows)) * I),
@@ -169,6 +172,7 @@ export class FastModel {
     for (const f of fb.layer.forms) {
       if (f.input === 'log' && !fb.logPtr.has(f.eps)) fb.logPtr.set(f.eps, a.allocF32(rows * I));
     }
+    fb.formIn = fb.layer.forms.map((f) => (f.input === 'log' ? fb.logPtr.get(f.eps)! : fb.xPtr));
     fb.sPtr = a.allocF32(rows * fb.width);
     fb.dsPtr = a.allocF32(rows * fb.width);
   }
@@ -202,11 +206,11 @@ export class FastModel {
     return acts[layers.length - 1]!;
   }
 
-  /** The first layer's sums of `rows` rows at `xPtr` (logs at `logPtr(ε)`) into `sPtr`. */
+  /** The first layer's sums of `rows` rows into `sPtr`; form f reads its input at `inPtr[f] + byteOff`. */
   private firstSums(
     fb: FirstLayerBatch,
-    xPtr: number,
-    logPtr: (eps: number) => number,
+    inPtr: readonly number[],
+    byteOff: number,
     sPtr: number,
     rows: number,
   ) {
@@ -214,9 +218,7 @@ export class FastModel {
     const I = fb.layer.inputSize;
     const forms = fb.layer.forms;
     for (let f = 0; f < forms.length; f++) {
-      const form = forms[f]!;
-      const inPtr = form.input === 'log' ? logPtr(form.eps) : xPtr;
-      k.sums(inPtr, fb.wPtr[f]!, sPtr, rows, I, form.rows, fb.width, fb.sumOff[f]!);
+      k.sums(inPtr[f]! + byteOff, fb.wPtr[f]!, sPtr, rows, I, forms[f]!.rows, fb.width, fb.sumOff[f]!);
     }
   }
 
@@ -246,8 +248,8 @@ export class FastModel {
       this.ensureCapacity(fb, batch);
       const xv = fb.arena.f32(fb.xPtr, batch * I);
       if (x.buffer !== xv.buffer || x.byteOffset !== xv.byteOffset) xv.set(x.subarray(0, batch * I));
-      for (const [eps, ptr] of fb.logPtr) k.logAbs(fb.xPtr, ptr, batch * I, eps);
-      this.firstSums(fb, fb.xPtr, (eps) => fb.logPtr.get(eps)!, fb.sPtr, batch);
+      fb.logPtr.forEach((ptr, eps) => k.logAbs(fb.xPtr, ptr, batch * I, eps));
+      this.firstSums(fb, fb.formIn, 0, fb.sPtr, batch);
       out = this.forwardBlock(batch, null, fb.sPtr);
     } else {
       this.xWide = room(this.xWide, batch * I);
@@ -277,8 +279,7 @@ export class FastModel {
       const forms = fb.layer.forms;
       for (let f = 0; f < forms.length; f++) {
         const form = forms[f]!;
-        const inPtr = form.input === 'log' ? fb.logPtr.get(form.eps)! : fb.xPtr;
-        k.sumsGrad(inPtr, fb.dsPtr, fb.gPtr, batch, I, form.rows, W, fb.sumOff[f]!);
+        k.sumsGrad(fb.formIn[f]!, fb.dsPtr, fb.gPtr, batch, I, form.rows, W, fb.sumOff[f]!);
         const gv = fb.arena.f32(fb.gPtr, form.rows * I);
         const gw = form.gw;
         for (let j = 0; j < gv.length; j++) gw[j] = gw[j]! + gv[j]!;
@@ -303,14 +304,12 @@ export class FastModel {
     const I = this.layers[0]!.inputSize;
     const O = this.outWidth;
     const fb = this.first;
-    let xPtr = 0;
+    let inPtr: number[] = [];
     let sPtr = 0;
-    const logs = new Map<number, number>();
     let xw: Float64Array | undefined;
     if (fb) {
       const a = fb.arena;
-      xPtr = a.constantInput(x);
-      for (const f of fb.layer.forms) if (f.input === 'log') logs.set(f.eps, a.constantLogs(x, f.eps));
+      inPtr = fb.layer.forms.map((f) => (f.input === 'log' ? a.constantLogs(x, f.eps) : a.constantInput(x)));
       sPtr = this.evalSums(fb);
     } else {
       xw = widenedInputs.get(x);
@@ -322,8 +321,7 @@ export class FastModel {
       const rows = Math.min(EVAL_CHUNK, n - r0);
       let out: Float64Array;
       if (fb) {
-        const byteOff = 4 * r0 * I;
-        this.firstSums(fb, xPtr + byteOff, (eps) => logs.get(eps)! + byteOff, sPtr, rows);
+        this.firstSums(fb, inPtr, 4 * r0 * I, sPtr, rows);
         out = this.forwardBlock(rows, null, sPtr);
       } else {
         out = this.forwardBlock(rows, xw!.subarray(r0 * I, (r0 + rows) * I), 0);

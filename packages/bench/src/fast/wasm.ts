@@ -73,6 +73,7 @@ export class Arena implements LaneFiller {
   private top: number;
   /** Scratch for a lane stream's state (32 u32) while the kernel draws. */
   private readonly lanePtr: number;
+  private laneState: Uint32Array | null = null;
 
   constructor() {
     const instance = new WA.Instance(kernelModule(), {
@@ -98,7 +99,8 @@ export class Arena implements LaneFiller {
         'Arena.fillLanes: out must be a view of this arena (Model.inputBuffer) with room for count values',
       );
     }
-    const st = new Uint32Array(mem, this.lanePtr, stateWords);
+    if (this.laneState?.buffer !== mem) this.laneState = new Uint32Array(mem, this.lanePtr, stateWords);
+    const st = this.laneState;
     st.set(stream.state);
     this.k.fillLanes(
       this.lanePtr,
