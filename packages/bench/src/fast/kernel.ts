@@ -96,9 +96,12 @@ export abstract class FormLayer implements FastLayer {
     readonly outputSize: number,
   ) {}
 
+  private sumCountCache = -1;
+
   /** Sums per row (all forms, in order): the row stride of `s` in the head. */
   get sumCount(): number {
-    return this.forms.reduce((n, f) => n + f.rows, 0);
+    if (this.sumCountCache < 0) this.sumCountCache = this.forms.reduce((n, f) => n + f.rows, 0);
+    return this.sumCountCache;
   }
 
   /** Outputs of `rows` rows from their sums `s` ([rows, sumCount]); keeps what `backwardSums` needs. */
@@ -134,12 +137,19 @@ export abstract class FormLayer implements FastLayer {
         inp = logs;
       }
       const w = f.w;
-      for (let b = 0; b < rows; b++) {
-        const xo = base + b * I;
-        for (let r = 0, wo = 0; r < f.rows; r++, wo += I) {
-          let acc = 0;
-          for (let i = 0; i < I; i++) acc += inp[xo + i]! * w[wo + i]!;
-          s[b * W + r0 + r] = acc;
+      if (I === 2 && f.rows === 1) {
+        // A two-input output layer (every two-layer benchmark model): the loop below, unrolled.
+        const w0 = w[0]!;
+        const w1 = w[1]!;
+        for (let b = 0; b < rows; b++) s[b * W + r0] = inp[base + 2 * b]! * w0 + inp[base + 2 * b + 1]! * w1;
+      } else {
+        for (let b = 0; b < rows; b++) {
+          const xo = base + b * I;
+          for (let r = 0, wo = 0; r < f.rows; r++, wo += I) {
+            let acc = 0;
+            for (let i = 0; i < I; i++) acc += inp[xo + i]! * w[wo + i]!;
+            s[b * W + r0 + r] = acc;
+          }
         }
       }
       r0 += f.rows;
@@ -161,6 +171,23 @@ export abstract class FormLayer implements FastLayer {
       const inp = log ? this.logs : x;
       const base = log ? k * rows * I : 0;
       const { w, gw } = f;
+      if (f.rows === 1) {
+        // One sum per row (an output layer): the loop below without its inner loop over sums.
+        for (let b = 0; b < rows; b++) {
+          const d = ds[b * W + r0]!;
+          const xo = b * I;
+          for (let i = 0; i < I; i++) {
+            gw[i] = gw[i]! + inp[base + xo + i]! * d;
+            if (dIn) {
+              const back = w[i]! * d;
+              const xi = x[xo + i]!;
+              dIn[xo + i] = dIn[xo + i]! + (log ? (back / (Math.abs(xi) + f.eps)) * absGrad(xi) : back);
+            }
+          }
+        }
+        r0 += 1;
+        continue;
+      }
       for (let b = 0; b < rows; b++) {
         for (let i = 0; i < I; i++) {
           const v = inp[base + b * I + i]!;
