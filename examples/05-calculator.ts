@@ -10,7 +10,7 @@
 // Here a small host (character + digit-place embeddings, one ReLU layer, a per-digit answer head)
 // learns BIG-bench-style questions such as `What is 132 plus 762?`, then we ask it
 // `What is 48213 times 907?`.
-// Run: `pnpm example 05-calculator` (2 000 steps, 3–6 minutes) or `--short` (≈ 20 s of training: the
+// Run: `pnpm example 05-calculator` (3 000 steps, 4–8 minutes) or `--short` (≈ 20 s of training: the
 // operands are usually read right by then; the answer head is still learning to use long results).
 import { initBackend } from '@nalm/units';
 // (Relative import until the root package.json lists @nalm/calculator; then '@nalm/calculator'.)
@@ -43,10 +43,12 @@ console.log('examples:', [...task.test.values()].map((items) => items[0]!.text).
 //
 // The loss is the answer's cross-entropy plus an auxiliary cross-entropy of the calculator's
 // operand heads against the true operands (the generator knows them) plus a gate target: open on
-// arithmetic questions, closed on the others. For the first steps the calculator is fed the true operands (teacher forcing), so the
-// output side learns to use exact results while the input side learns to read.
+// arithmetic questions, closed on the others. The gate learns from that target only (the host's
+// `detachGate`): the task loss would open it on `Repeat 4821.` whenever the calculator happens to
+// read 4821 + 0 there. For the first steps the calculator is fed the true operands (teacher
+// forcing), so the output side learns to use exact results while the input side learns to read.
 const model = buildHostModel({ withCalculator: true, seed: 0 });
-const steps = short ? 400 : 2000;
+const steps = short ? 400 : 3000;
 const summary = await trainHost(model, {
   task,
   seed: 0,

@@ -39,6 +39,7 @@ export {
   answerOf,
   arithmeticQuestion,
   createTask,
+  numberLengthOf,
   parseQuestion,
 } from './task.js';
 export type {

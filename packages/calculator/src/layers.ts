@@ -11,8 +11,9 @@
  * proj(result) = features·W_out + b_out, added through a per-position gate:
  * H' = H + σ(H·w_g + b_g) ⊙ proj(result). The gate bias starts at −4 (σ ≈ 0.018), so an inserted
  * calculator leaves its host almost unchanged. The calculator stage is not differentiable: the
- * operand heads learn from the auxiliary loss (`operandLoss`), the output mapping and gate from
- * the host's task loss.
+ * operand heads learn from the auxiliary loss (`operandLoss`), the output mapping from the host's
+ * task loss, and the gate from the task loss or (`detachGate`) only from a target on the gate
+ * output.
  */
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '@nalm/units';
@@ -247,6 +248,13 @@ export interface GatedCalculatorArgs extends LayerArgs {
   keyDim?: number;
   /** Initial gate bias b_g (nearly closed: σ(−4) ≈ 0.018). */
   gateBias?: number;
+  /**
+   * The gate learns only from a target loss on the gate output, never from the host's task loss
+   * (default false: the task loss trains it too). Use it when the data says which inputs hold
+   * arithmetic: otherwise the task loss opens the gate on non-arithmetic inputs wherever the
+   * calculator's (unsupervised) reading happens to help, e.g. `Repeat 4821.` read as 4821 + 0.
+   */
+  detachGate?: boolean;
   seed?: number;
 }
 
@@ -261,6 +269,7 @@ export class GatedCalculator extends tf.layers.Layer {
   readonly resultDigits: number;
   readonly keyDim: number;
   readonly gateBias: number;
+  readonly detachGate: boolean;
   readonly seed: number;
   readonly nOps = OPERATORS.length;
   /**
@@ -277,7 +286,7 @@ export class GatedCalculator extends tf.layers.Layer {
   private gateB: tf.LayerVariable | null = null;
 
   constructor(args: GatedCalculatorArgs = {}) {
-    const { operandDigits, resultDigits, keyDim, gateBias, seed, ...rest } = args;
+    const { operandDigits, resultDigits, keyDim, gateBias, detachGate, seed, ...rest } = args;
     delete (rest as Record<string, unknown>).customObjects;
     super(rest);
     this.operandDigits = checkPositiveInt(operandDigits ?? 5, 'operandDigits', 'GatedCalculator');
@@ -289,6 +298,9 @@ export class GatedCalculator extends tf.layers.Layer {
     this.keyDim = checkPositiveInt(keyDim ?? 32, 'keyDim', 'GatedCalculator');
     this.gateBias = gateBias ?? -4;
     if (!Number.isFinite(this.gateBias)) throw new Error(`GatedCalculator: 'gateBias' must be finite.`);
+    this.detachGate = detachGate ?? false;
+    if (typeof this.detachGate !== 'boolean')
+      throw new Error(`GatedCalculator: 'detachGate' must be true or false, got ${String(detachGate)}.`);
     this.seed = seed ?? Math.floor(Math.random() * 2 ** 32);
   }
 
@@ -357,7 +369,7 @@ export class GatedCalculator extends tf.layers.Layer {
             this.gateB!.read(),
           ),
         );
-      const gate = gateOf(h);
+      const gate = this.detachGate ? stopGradient(gateOf(h)) : gateOf(h);
       const out = tf.add(h, tf.mul(gate, tf.reshape(proj, [B, 1, d])));
       // The gate output (for inspection and for a gate target loss) has the same values, but its
       // gradient reaches only w_g and b_g: a loss on it cannot reshape the host's hidden states
@@ -382,6 +394,7 @@ export class GatedCalculator extends tf.layers.Layer {
       resultDigits: this.resultDigits,
       keyDim: this.keyDim,
       gateBias: this.gateBias,
+      detachGate: this.detachGate,
       seed: this.seed,
     };
   }

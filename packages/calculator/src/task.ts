@@ -197,6 +197,17 @@ function enumerate(st: Subtask): Item[] | null {
   return out;
 }
 
+/** How many numbers have exactly `len` digits (no leading zeros; 0 is a 1-digit number). */
+const numbersOfLength = (len: number) => (len === 1 ? 10 : 9 * pow10(len - 1));
+/** Digits of the number in a non-arithmetic item. */
+export const numberLengthOf = (it: Item): number => it.text.replace(/\D/g, '').length;
+/** Most test items of a non-arithmetic subtask: half the numbers of each length. */
+const nonArithTestCap = () =>
+  Array.from({ length: MAX_DIGITS }, (_, i) => Math.floor(numbersOfLength(i + 1) / 2)).reduce(
+    (a, b) => a + b,
+    0,
+  );
+
 export interface TaskOptions {
   /** Seed of the train/test split (fixed across training seeds). */
   splitSeed?: number;
@@ -247,9 +258,20 @@ export function createTask(options: TaskOptions = {}): ArithmeticTask {
       pools.set(st.name, all.slice(n));
     } else {
       const seen = new Set<string>();
-      while (items.length < testPerSubtask) {
+      // Non-arithmetic inputs draw the number's length first, so without a cap all ten 1-digit
+      // numbers land in the test set and training never sees a 1-digit copy or count (both
+      // variants then fail them alike): each length keeps at least half its numbers for training.
+      const perLength = new Map<number, number>();
+      const n = st.kind === 'arith' ? testPerSubtask : Math.min(testPerSubtask, nonArithTestCap());
+      while (items.length < n) {
         const it = sampleItem(st, rng);
         if (seen.has(it.text)) continue;
+        if (st.kind !== 'arith') {
+          const len = numberLengthOf(it);
+          const k = perLength.get(len) ?? 0;
+          if (k >= Math.floor(numbersOfLength(len) / 2)) continue;
+          perLength.set(len, k + 1);
+        }
         seen.add(it.text);
         items.push(it);
       }

@@ -85,12 +85,44 @@ describe('GatedCalculator', () => {
       resultDigits: 7,
       keyDim: 8,
       gateBias: -3,
+      detachGate: true,
       seed: 9,
     });
     const copy = GatedCalculator.fromConfig(GatedCalculator, layer.getConfig()) as GatedCalculator;
-    expect([copy.operandDigits, copy.resultDigits, copy.keyDim, copy.gateBias, copy.seed]).toEqual([
-      3, 7, 8, -3, 9,
-    ]);
+    expect([
+      copy.operandDigits,
+      copy.resultDigits,
+      copy.keyDim,
+      copy.gateBias,
+      copy.detachGate,
+      copy.seed,
+    ]).toEqual([3, 7, 8, -3, true, 9]);
+    expect(new GatedCalculator().detachGate).toBe(false);
+    expect(() => new GatedCalculator({ detachGate: 1 as unknown as boolean })).toThrow(/'detachGate'/);
+  });
+
+  it('detachGate: a loss on H′ trains the output mapping but not the gate; a loss on the gate output does', () => {
+    const h = tf.randomNormal([3, 5, 8], 0, 1, 'float32', 5);
+    const gradsOf = (detachGate: boolean, output: 0 | 2) => {
+      const layer = new GatedCalculator({ seed: 4, gateBias: 0, detachGate });
+      layer.apply(h); // build
+      const { grads } = tf.variableGrads(
+        () => tf.sum(tf.square((layer.apply(h) as tf.Tensor[])[output]!)) as tf.Scalar,
+      );
+      const norm = (part: string) => {
+        const key = Object.keys(grads).find((k) => k.includes(part));
+        return key === undefined ? 0 : tf.norm(grads[key]!).dataSync()[0]!;
+      };
+      return { gate: norm('gate_kernel') + norm('gate_bias'), out: norm('out_kernel') };
+    };
+    const detached = gradsOf(true, 0);
+    expect(detached.gate).toBe(0);
+    expect(detached.out).toBeGreaterThan(0);
+    const attached = gradsOf(false, 0);
+    expect(attached.gate).toBeGreaterThan(0);
+    expect(attached.out).toBeGreaterThan(0);
+    // The gate output keeps its gradient towards w_g and b_g, so a gate target can train it.
+    expect(gradsOf(true, 2).gate).toBeGreaterThan(0);
   });
 });
 

@@ -12,6 +12,7 @@ import {
   answerOf,
   arithmeticQuestion,
   createTask,
+  numberLengthOf,
   parseQuestion,
 } from '../src/task.js';
 
@@ -92,6 +93,26 @@ describe('splits', () => {
     const nonArith = (seen.get('copy') ?? 0) + (seen.get('count') ?? 0);
     expect(nonArith / 20_000).toBeGreaterThan(0.17);
     expect(nonArith / 20_000).toBeLessThan(0.23);
+  });
+
+  it('copy and count keep at least half the numbers of every length for training', () => {
+    for (const name of ['copy', 'count']) {
+      const perLength = new Map<number, number>();
+      for (const it of task.test.get(name)!) {
+        const len = numberLengthOf(it);
+        perLength.set(len, (perLength.get(len) ?? 0) + 1);
+      }
+      expect(perLength.get(1), name).toBeLessThanOrEqual(5); // of the ten numbers 0..9
+      expect(perLength.get(2), name).toBeLessThanOrEqual(45);
+    }
+    // So the training stream does yield 1-digit copy and count inputs.
+    const next = task.trainStream(2);
+    const oneDigit = new Set<string>();
+    for (let i = 0; i < 20_000; i++) {
+      const it = next();
+      if (it.operands === null && numberLengthOf(it) === 1) oneDigit.add(it.subtask);
+    }
+    expect([...oneDigit].sort()).toEqual(['copy', 'count']);
   });
 
   it('division problems have exact integer answers with operands of at most n digits', () => {

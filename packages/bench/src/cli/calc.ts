@@ -46,6 +46,7 @@ export interface CalcRunSettings {
     teacherSteps: number;
     auxWeight: number;
     gatePenalty: number;
+    gateMargin: number;
     decayFraction: number;
     timeBudgetMinutes: number;
   };
@@ -123,6 +124,7 @@ export function settingsOf(args: CalcTrainArgs): CalcRunSettings {
       teacherSteps: checkInt(args['teacher-steps'] ?? DEFAULT_TRAIN.teacherSteps, '--teacher-steps', 0),
       auxWeight: DEFAULT_TRAIN.auxWeight,
       gatePenalty: DEFAULT_TRAIN.gatePenalty,
+      gateMargin: DEFAULT_TRAIN.gateMargin,
       decayFraction: DEFAULT_TRAIN.decayFraction,
       timeBudgetMinutes: checkNumber(args['time-budget'] ?? 15, '--time-budget', 0),
     },
@@ -175,6 +177,7 @@ export async function calcTrain(
         teacherSteps: t.teacherSteps,
         auxWeight: t.auxWeight,
         gatePenalty: t.gatePenalty,
+        gateMargin: t.gateMargin,
         decayFraction: t.decayFraction,
         timeBudgetMs: t.timeBudgetMinutes * 60_000,
         progressEvery: Math.max(1, Math.round(t.steps / 10)),
