@@ -202,21 +202,27 @@ export interface TrainOptions {
   progressEvery?: number;
 }
 
+/** The resolved numeric settings of a training run (what a run directory records). */
+export type TrainSettings = Required<
+  Pick<
+    TrainOptions,
+    | 'steps'
+    | 'batchSize'
+    | 'learningRate'
+    | 'teacherSteps'
+    | 'auxWeight'
+    | 'gatePenalty'
+    | 'gateMargin'
+    | 'decayFraction'
+  >
+>;
+
 export interface TrainSummary {
   steps: number;
   wallMs: number;
   finalLoss: number;
   stoppedByBudget: boolean;
-  options: {
-    steps: number;
-    batchSize: number;
-    learningRate: number;
-    teacherSteps: number;
-    auxWeight: number;
-    gatePenalty: number;
-    gateMargin: number;
-    decayFraction: number;
-  };
+  options: TrainSettings;
 }
 
 export const DEFAULT_TRAIN = {

@@ -69,5 +69,6 @@ export type {
   ResolvedHostConfig,
   SubtaskResult,
   TrainOptions,
+  TrainSettings,
   TrainSummary,
 } from './host.js';

@@ -9,7 +9,7 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
-import type { SubtaskResult, TrainSummary } from '@nalm/calculator';
+import type { SubtaskResult, TrainSettings, TrainSummary } from '@nalm/calculator';
 import {
   ARITH_SUBTASKS,
   ArithmeticInputError,
@@ -39,17 +39,7 @@ export interface CalcRunSettings {
   formatVersion: number;
   task: { splitSeed: number; testPerSubtask: number; nonArithShare: number };
   host: { hidden: number };
-  train: {
-    steps: number;
-    batchSize: number;
-    learningRate: number;
-    teacherSteps: number;
-    auxWeight: number;
-    gatePenalty: number;
-    gateMargin: number;
-    decayFraction: number;
-    timeBudgetMinutes: number;
-  };
+  train: TrainSettings & { timeBudgetMinutes: number };
 }
 
 export interface CalcTrainArgs {

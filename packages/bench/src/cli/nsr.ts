@@ -16,6 +16,7 @@ import type { NsrSweepEvent } from '../nsr/sweep.js';
 import { runNsrSweep } from '../nsr/sweep.js';
 import { NsrTaskError } from '../nsr/tasks.js';
 import { checkInt, parseSeeds } from './args.js';
+import { interruptedMessage } from './run.js';
 import { UsageError } from './errors.js';
 
 export { NSR_PRESETS };
@@ -126,9 +127,7 @@ export async function runNsr(args: NsrRunArgs): Promise<number> {
   }
   const seconds = (Date.now() - started) / 1000;
   if (result.interrupted) {
-    process.stderr.write(
-      `nalm: interrupted after ${seconds.toFixed(0)} s; ${result.trained} new run(s) stored in ${out}. Run the same command again to resume.\n`,
-    );
+    process.stderr.write(interruptedMessage(seconds, result.trained, out));
     return 130;
   }
   if (args.quiet !== true)

@@ -49,6 +49,11 @@ export interface RunArgs {
   shard?: string;
 }
 
+/** What an interrupted run prints: how much is stored and how to resume. */
+export function interruptedMessage(seconds: number, trained: number, out: string): string {
+  return `nalm: interrupted after ${seconds.toFixed(0)} s; ${trained} new run(s) stored in ${out}. Run the same command again to resume.\n`;
+}
+
 /** `K/N` with 0 ≤ K < N: this process trains shard K of N (e.g. a cluster array task index). */
 export function parseShard(text: string): Shard {
   const m = /^(\d+)\/(\d+)$/.exec(String(text).trim());
@@ -336,9 +341,7 @@ export async function runCommand(args: RunArgs, fast?: FastTrainer): Promise<num
   process.off('SIGTERM', onSignal);
   const seconds = (Date.now() - started) / 1000;
   if (result.interrupted) {
-    process.stderr.write(
-      `nalm: interrupted after ${seconds.toFixed(0)} s; ${result.trained} new run(s) stored in ${out}. Run the same command again to resume.\n`,
-    );
+    process.stderr.write(interruptedMessage(seconds, result.trained, out));
     return 130;
   }
   if (args.quiet !== true) {

@@ -7,7 +7,7 @@ import type { TopLevelSpec } from 'vega-lite';
 import { formatRange } from '../tasks/range.js';
 import { SINGLE_MODULE_RANGES } from '../tasks/single-module.js';
 import type { ReportGroup } from './report.js';
-import { SUCCESS_TOOLTIP } from './style.js';
+import { SUCCESS_TOOLTIP, operationFacet } from './style.js';
 
 export interface GridCell {
   /** Model label ('NMU', 'iNALU', …) and registry name. */
@@ -152,14 +152,7 @@ export function gridSpec(cells: readonly GridCell[], config: object): TopLevelSp
     },
     config,
     data: { values },
-    facet: {
-      field: 'operation',
-      type: 'nominal',
-      title: 'operation',
-      sort: ops,
-      header: { labelAnchor: 'start' },
-    },
-    columns: Math.min(2, ops.length),
+    ...operationFacet(ops, 2),
     spec: {
       width: { step: 44 },
       height: { step: 22 },

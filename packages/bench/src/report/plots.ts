@@ -23,7 +23,7 @@ import { curveOutcome } from '../success.js';
 import { formatRange } from '../tasks/static.js';
 import type { ThresholdCache } from '../threshold.js';
 import { gridSpec } from './grid.js';
-import { BASE_CONFIG, SUCCESS_TOOLTIP } from './style.js';
+import { BASE_CONFIG, SUCCESS_TOOLTIP, facetColumns, operationFacet } from './style.js';
 import type { Report, ReportGroup } from './report.js';
 import { reportThreshold } from './report.js';
 
@@ -148,27 +148,6 @@ function seedOutcomes(report: Report, recs: readonly RunRecord[], opts: PlotOpti
     const status: SeedStatus = r.diverged !== null && !solved ? 'diverged' : solved ? 'solved' : 'not solved';
     return { record: r, threshold, status, solvedAt: solved ? solvedAt : null };
   });
-}
-
-/** Columns of a wrapped facet: readable for 1 to ~50 panels. */
-/** One panel per operation, in table order, wrapped in rows of three. */
-function operationFacet(ops: string[]) {
-  return {
-    facet: {
-      field: 'operation',
-      type: 'nominal',
-      title: 'operation',
-      sort: ops,
-      header: { labelAnchor: 'start' },
-    },
-    columns: facetColumns(ops.length, 3),
-  } as const;
-}
-
-function facetColumns(panels: number, max = 4): number {
-  if (panels <= max) return Math.max(1, panels);
-  if (panels > 24) return Math.max(max, 6);
-  return max;
 }
 
 const pct = (v: number | null): number | null => (v === null || !Number.isFinite(v) ? null : 100 * v);

@@ -1,4 +1,4 @@
-/** What every nalm plot shares: its look and the tooltip of a success rate (plots.ts, grid.ts, nsr/report.ts). */
+/** What every nalm plot shares: its look, the tooltip of a success rate and the per-operation facet (plots.ts, grid.ts, nsr/report.ts). */
 
 /** Tooltip fields of a success rate with its Wilson interval (data fields success, lower, upper, label). */
 export const SUCCESS_TOOLTIP = [
@@ -19,3 +19,24 @@ export const BASE_CONFIG = {
   header: { labelFontSize: 13, titleFontSize: 12, labelFontWeight: 'bold' as const },
   legend: { labelFontSize: 10, titleFontSize: 11 },
 };
+
+/** One panel per operation, in table order, wrapped in rows of at most `maxColumns`. */
+export function operationFacet(ops: string[], maxColumns = 3) {
+  return {
+    facet: {
+      field: 'operation',
+      type: 'nominal' as const,
+      title: 'operation',
+      sort: ops,
+      header: { labelAnchor: 'start' as const },
+    },
+    columns: facetColumns(ops.length, maxColumns),
+  };
+}
+
+/** Columns of a wrapped facet: readable for 1 to ~50 panels. */
+export function facetColumns(panels: number, max = 4): number {
+  if (panels <= max) return Math.max(1, panels);
+  if (panels > 24) return Math.max(max, 6);
+  return max;
+}
