@@ -33,7 +33,12 @@ function hsum(v: v128): f32 {
 export function sums(x: usize, w: usize, s: usize, rows: i32, n: i32, m: i32, sStride: i32, sOff: i32): void {
   const n8 = n & ~7;
   const rowBytes = (<usize>n) << 2;
-  for (let b = 0; b < rows; b++) {
+  let b = 0;
+  // Short rows (the simple task's I = 4, the single-module task's I = 2) never reach the eight-wide
+  // loop: the sums below are scalar chains. Four rows at a time, one per lane, give each row exactly
+  // that chain (from 0, i = 0 … n−1, f32 products and adds), four rows per instruction.
+  if (n8 == 0) b = sumsShortRows(x, w, s, rows, n, m, sStride, sOff);
+  for (; b < rows; b++) {
     const xr = x + <usize>b * rowBytes;
     const sr = s + ((<usize>(b * sStride + sOff)) << 2);
     let k = 0;
@@ -81,10 +86,108 @@ export function sums(x: usize, w: usize, s: usize, rows: i32, n: i32, m: i32, sS
   }
 }
 
+/** Column i of rows b … b+3 (row stride rowBytes): x[b·n + i], …, x[(b+3)·n + i]. */
+function column(xr: usize, rowBytes: usize, i: i32): v128 {
+  const o = (<usize>i) << 2;
+  let v = f32x4.splat(load<f32>(xr + o));
+  v = f32x4.replace_lane(v, 1, load<f32>(xr + rowBytes + o));
+  v = f32x4.replace_lane(v, 2, load<f32>(xr + 2 * rowBytes + o));
+  return f32x4.replace_lane(v, 3, load<f32>(xr + 3 * rowBytes + o));
+}
+
+/** Lanes 0–3 of v into s[b·sStride + k] for the four rows b … b+3 (sr = row b's k-th sum). */
+function storeColumn(sr: usize, sRowBytes: usize, v: v128): void {
+  store<f32>(sr, f32x4.extract_lane(v, 0));
+  store<f32>(sr + sRowBytes, f32x4.extract_lane(v, 1));
+  store<f32>(sr + 2 * sRowBytes, f32x4.extract_lane(v, 2));
+  store<f32>(sr + 3 * sRowBytes, f32x4.extract_lane(v, 3));
+}
+
+/**
+ * `sums` of the first rows & ~3 rows when n < 8, lane j holding row b + j: t = 0, t += x_i · w_i for
+ * i = 0 … n−1, the scalar loop of `sums` exactly. Two weight rows at a time share the columns.
+ * Returns the first row left to the caller.
+ */
+function sumsShortRows(
+  x: usize,
+  w: usize,
+  s: usize,
+  rows: i32,
+  n: i32,
+  m: i32,
+  sStride: i32,
+  sOff: i32,
+): i32 {
+  const rowBytes = (<usize>n) << 2;
+  const sRowBytes = (<usize>sStride) << 2;
+  const rows4 = rows & ~3;
+  if (n == 4) {
+    // The simple task: the four columns of four rows by a 4 × 4 transpose instead of 16 loads.
+    for (let b = 0; b < rows4; b += 4) {
+      const xr = x + ((<usize>b) << 4);
+      const r0 = v128.load(xr);
+      const r1 = v128.load(xr, 16);
+      const r2 = v128.load(xr, 32);
+      const r3 = v128.load(xr, 48);
+      const lo01 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5);
+      const lo23 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5);
+      const hi01 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
+      const hi23 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+      const c0 = v128.shuffle<f32>(lo01, lo23, 0, 1, 4, 5);
+      const c1 = v128.shuffle<f32>(lo01, lo23, 2, 3, 6, 7);
+      const c2 = v128.shuffle<f32>(hi01, hi23, 0, 1, 4, 5);
+      const c3 = v128.shuffle<f32>(hi01, hi23, 2, 3, 6, 7);
+      const sr = s + ((<usize>(b * sStride + sOff)) << 2);
+      for (let k = 0; k < m; k++) {
+        const wk = w + ((<usize>k) << 4);
+        let t = f32x4.splat(0);
+        t = f32x4.add(t, f32x4.mul(c0, v128.load32_splat(wk)));
+        t = f32x4.add(t, f32x4.mul(c1, v128.load32_splat(wk, 4)));
+        t = f32x4.add(t, f32x4.mul(c2, v128.load32_splat(wk, 8)));
+        t = f32x4.add(t, f32x4.mul(c3, v128.load32_splat(wk, 12)));
+        storeColumn(sr + ((<usize>k) << 2), sRowBytes, t);
+      }
+    }
+    return rows4;
+  }
+  for (let b = 0; b < rows4; b += 4) {
+    const xr = x + <usize>b * rowBytes;
+    const sr = s + ((<usize>(b * sStride + sOff)) << 2);
+    let k = 0;
+    for (; k + 1 < m; k += 2) {
+      const w0 = w + <usize>k * rowBytes;
+      const w1 = w0 + rowBytes;
+      let t0 = f32x4.splat(0);
+      let t1 = f32x4.splat(0);
+      for (let i = 0; i < n; i++) {
+        const col = column(xr, rowBytes, i);
+        const o = (<usize>i) << 2;
+        t0 = f32x4.add(t0, f32x4.mul(col, f32x4.splat(load<f32>(w0 + o))));
+        t1 = f32x4.add(t1, f32x4.mul(col, f32x4.splat(load<f32>(w1 + o))));
+      }
+      storeColumn(sr + ((<usize>k) << 2), sRowBytes, t0);
+      storeColumn(sr + ((<usize>(k + 1)) << 2), sRowBytes, t1);
+    }
+    if (k < m) {
+      const w0 = w + <usize>k * rowBytes;
+      let t0 = f32x4.splat(0);
+      for (let i = 0; i < n; i++) {
+        t0 = f32x4.add(
+          t0,
+          f32x4.mul(column(xr, rowBytes, i), f32x4.splat(load<f32>(w0 + ((<usize>i) << 2)))),
+        );
+      }
+      storeColumn(sr + ((<usize>k) << 2), sRowBytes, t0);
+    }
+  }
+  return rows4;
+}
+
 /**
  * g[k·n + i] = Σ_b x[b·n + i] · d[b·dStride + dOff + k] (overwrites g): the gradient of the sums'
- * weights, given d loss / d s for every row. Accumulates in registers over the rows, eight inputs
- * and two weight rows at a time (no read-modify-write of g inside the row loop).
+ * weights, given d loss / d s for every row. Accumulates in registers over the rows, eight (then
+ * four, then one) inputs and two weight rows at a time (no read-modify-write of g inside the row
+ * loop). Every g entry is the chain b = 0 … rows−1 from 0, however wide the step that computes it.
  */
 export function sumsGrad(
   x: usize,
@@ -134,6 +237,24 @@ export function sumsGrad(
         v128.store(g1 + o, c1, 16);
       }
     }
+    // Four inputs at a time, each lane its own chain over the rows: the same f32 sums as the scalar
+    // loop below, which is all that rows shorter than eight (the simple task's I = 4) would run.
+    for (; i + 4 <= n; i += 4) {
+      let a0 = f32x4.splat(0);
+      let c0 = f32x4.splat(0);
+      let xr = x + ((<usize>i) << 2);
+      let dr = dk;
+      for (let b = 0; b < rows; b++) {
+        const xa = v128.load(xr);
+        a0 = f32x4.add(a0, f32x4.mul(xa, f32x4.splat(load<f32>(dr))));
+        if (pair) c0 = f32x4.add(c0, f32x4.mul(xa, f32x4.splat(load<f32>(dr, 4))));
+        xr += rowBytes;
+        dr += dRowBytes;
+      }
+      const o = (<usize>i) << 2;
+      v128.store(g0 + o, a0);
+      if (pair) v128.store(g1 + o, c0);
+    }
     for (; i < n; i++) {
       let t0: f32 = 0;
       let t1: f32 = 0;
@@ -150,6 +271,21 @@ export function sumsGrad(
       if (pair) store<f32>(g1 + ((<usize>i) << 2), t1);
     }
   }
+}
+
+/**
+ * dst[j] = src[j] rounded to f32 (as Math.fround and a Float32Array store round), src f64, for
+ * j < count: d loss / d sums come from the TypeScript heads in float64, and V8's converting
+ * Float32Array.set is several times slower than a plain copy of the f64 values plus this.
+ */
+export function demote(src: usize, dst: usize, count: i32): void {
+  let j = 0;
+  for (; j + 4 <= count; j += 4) {
+    const a = f32x4.demote_f64x2_zero(v128.load(src + ((<usize>j) << 3)));
+    const b = f32x4.demote_f64x2_zero(v128.load(src + ((<usize>j) << 3), 16));
+    v128.store(dst + ((<usize>j) << 2), v128.shuffle<f32>(a, b, 0, 1, 4, 5));
+  }
+  for (; j < count; j++) store<f32>(dst + ((<usize>j) << 2), <f32>load<f64>(src + ((<usize>j) << 3)));
 }
 
 // log(1 + f) for f in [√½ − 1, √2 − 1]: the minimax polynomial of Cephes' logf (~1 ulp in f32).

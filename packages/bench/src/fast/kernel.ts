@@ -104,6 +104,13 @@ export abstract class FormLayer implements FastLayer {
     return this.sumCountCache;
   }
 
+  /**
+   * True when the head is the identity (one sum per output, z = the sums: NAU, NAC+). The batch
+   * paths then compute the sums straight into the output array and use d loss / d z as d loss / d s,
+   * skipping `forwardSums`'s and `backwardSums`'s copies (which stay the head's definition).
+   */
+  readonly identityHead: boolean = false;
+
   /** Outputs of `rows` rows from their sums `s` ([rows, sumCount]); keeps what `backwardSums` needs. */
   abstract forwardSums(s: Float64Array, rows: number, out: Float64Array): void;
   /** d loss / d s of the rows last passed to `forwardSums`; accumulates gradients not in the forms (biases). */
@@ -123,7 +130,8 @@ export abstract class FormLayer implements FastLayer {
     const I = this.inputSize;
     const forms = this.forms;
     const W = this.sumCount;
-    const s = (this.sums = room(this.sums, rows * W));
+    const identity = this.identityHead;
+    const s = identity ? out : (this.sums = room(this.sums, rows * W));
     const logs = (this.logs = room(this.logs, forms.length * rows * I));
     let r0 = 0;
     for (let k = 0; k < forms.length; k++) {
@@ -154,14 +162,17 @@ export abstract class FormLayer implements FastLayer {
       }
       r0 += f.rows;
     }
-    this.forwardSums(s, rows, out);
+    if (!identity) this.forwardSums(s, rows, out);
   }
 
   backward(x: Row, rows: number, dOut: Float64Array, dIn: Float64Array | null): void {
     const I = this.inputSize;
     const W = this.sumCount;
-    const ds = (this.ds = room(this.ds, rows * W));
-    this.backwardSums(dOut, rows, ds);
+    let ds = dOut;
+    if (!this.identityHead) {
+      ds = this.ds = room(this.ds, rows * W);
+      this.backwardSums(dOut, rows, ds);
+    }
     if (dIn) dIn.fill(0, 0, rows * I);
     const forms = this.forms;
     let r0 = 0;
@@ -171,6 +182,29 @@ export abstract class FormLayer implements FastLayer {
       const inp = log ? this.logs : x;
       const base = log ? k * rows * I : 0;
       const { w, gw } = f;
+      if (f.rows === 1 && I === 2 && !log) {
+        // A two-input output layer on x (NAU, NAC+, dense): the loop below unrolled, the weight
+        // gradients adding up in registers (the same terms in the same order).
+        const w0 = w[0]!;
+        const w1 = w[1]!;
+        let g0 = gw[0]!;
+        let g1 = gw[1]!;
+        for (let b = 0; b < rows; b++) {
+          const d = ds[b * W + r0]!;
+          const x0 = x[2 * b]!;
+          const x1 = x[2 * b + 1]!;
+          g0 += x0 * d;
+          g1 += x1 * d;
+          if (dIn) {
+            dIn[2 * b] = dIn[2 * b]! + w0 * d;
+            dIn[2 * b + 1] = dIn[2 * b + 1]! + w1 * d;
+          }
+        }
+        gw[0] = g0;
+        gw[1] = g1;
+        r0 += 1;
+        continue;
+      }
       if (f.rows === 1) {
         // One sum per row (an output layer): the loop below without its inner loop over sums.
         for (let b = 0; b < rows; b++) {

@@ -39,12 +39,34 @@ interface FirstLayerBatch {
   formIn: number[];
   sPtr: number;
   dsPtr: number;
+  /** d loss / d sums as float64 [capacity, width], demoted into `dsPtr` by the kernel. */
+  ds64Ptr: number;
   /** Scratch for one form's weight gradient [rows, I]. */
   gPtr: number;
+  /**
+   * Views of the buffers above (`capacity` rows), made on `viewBuffer` (the arena's memory when they
+   * were made): a training step reuses them instead of making or looking up views.
+   */
+  views: TrainViews | null;
+}
+
+interface TrainViews {
+  viewBuffer: ArrayBuffer;
+  x: Float32Array;
+  s: Float32Array;
+  ds64: Float64Array;
+  /** Per form: its f32 weights and its weight-gradient scratch. */
+  w: Float32Array[];
+  g: Float32Array[];
 }
 
 /** Rows per chunk when evaluating a constant set through the batched first layer. */
 const EVAL_CHUNK = 1024;
+
+/** The first n values of `a`: `a` itself when it has n (no subarray per training step). */
+function prefix<A extends Float32Array | Float64Array>(a: A, n: number): A {
+  return a.length === n ? a : (a.subarray(0, n) as A);
+}
 
 /** Float64 copies of constant inputs for the row path (evaluation sets), freed with the array. */
 const widenedInputs = new WeakMap<Float32Array, Float64Array>();
@@ -66,9 +88,8 @@ export class FastModel {
   /** `inputBuffer` without a batched first layer. */
   private xIn = new Float32Array(0);
   private readonly first: FirstLayerBatch | null;
-  /** The first layer's sums and their gradients as float64, [rows, width]. */
+  /** The first layer's sums as float64, [rows, width] (unless its head is the identity). */
   private sums64 = new Float64Array(0);
-  private ds64 = new Float64Array(0);
 
   /**
    * `arena`: where the batched first layer keeps its buffers; pass one arena to all replicas of a
@@ -124,7 +145,9 @@ export class FastModel {
         formIn: [],
         sPtr: 0,
         dsPtr: 0,
+        ds64Ptr: 0,
         gPtr: a.allocF32(Math.max(...l0.forms.map((f) => f.rows)) * I),
+        views: null,
       };
     } else {
       this.first = null;
@@ -138,8 +161,34 @@ export class FastModel {
     const fb = this.first;
     if (fb) {
       const forms = fb.layer.forms;
-      for (let k = 0; k < forms.length; k++) fb.arena.f32(fb.wPtr[k]!, forms[k]!.w.length).set(forms[k]!.w);
+      const w = this.trainViews(fb).w;
+      for (let k = 0; k < forms.length; k++) {
+        // A loop: set() converting float64 to float32 has a large fixed cost for a few weights.
+        const src = forms[k]!.w;
+        const dst = w[k]!;
+        for (let j = 0; j < src.length; j++) dst[j] = src[j]!;
+      }
     }
+  }
+
+  /** The training buffers' views, made anew only after the memory grew or the capacity changed. */
+  private trainViews(fb: FirstLayerBatch): TrainViews {
+    const v = fb.views;
+    const buffer = fb.arena.memoryBuffer;
+    if (v !== null && v.viewBuffer === buffer) return v;
+    const I = fb.layer.inputSize;
+    const W = fb.width;
+    const rows = fb.capacity;
+    const forms = fb.layer.forms;
+    const f32 = (ptr: number, n: number) => new Float32Array(buffer, ptr, n);
+    return (fb.views = {
+      viewBuffer: buffer,
+      x: f32(fb.xPtr, rows * I),
+      s: f32(fb.sPtr, rows * W),
+      ds64: new Float64Array(buffer, fb.ds64Ptr, rows * W),
+      w: forms.map((f, k) => f32(fb.wPtr[k]!, f.rows * I)),
+      g: forms.map((f) => f32(fb.gPtr, f.rows * I)),
+    });
   }
 
   /** Draws training data straight into `inputBuffer` (SIMD), or undefined without a batched first layer. */
@@ -156,10 +205,11 @@ export class FastModel {
     const fb = this.first;
     if (!fb) {
       if (this.xIn.length < rows * I) this.xIn = new Float32Array(rows * I);
-      return this.xIn.subarray(0, rows * I);
+      return this.xIn.length === rows * I ? this.xIn : this.xIn.subarray(0, rows * I);
     }
     this.ensureCapacity(fb, rows);
-    return fb.arena.f32(fb.xPtr, rows * I);
+    const x = this.trainViews(fb).x;
+    return x.length === rows * I ? x : x.subarray(0, rows * I);
   }
 
   private ensureCapacity(fb: FirstLayerBatch, rows: number): void {
@@ -175,6 +225,8 @@ export class FastModel {
     fb.formIn = fb.layer.forms.map((f) => (f.input === 'log' ? fb.logPtr.get(f.eps)! : fb.xPtr));
     fb.sPtr = a.allocF32(rows * fb.width);
     fb.dsPtr = a.allocF32(rows * fb.width);
+    fb.ds64Ptr = a.allocF32(2 * rows * fb.width);
+    fb.views = null;
   }
 
   /** Make the per-layer block buffers hold `rows` rows. */
@@ -187,18 +239,23 @@ export class FastModel {
   }
 
   /**
-   * Forward a block of `rows` rows through the first layer from its float32 sums at `sPtr` (the
-   * batched path), or from the float64 inputs `x` (the JavaScript path), then through the others.
+   * Forward a block of `rows` rows through the first layer from its float32 sums `s` (the batched
+   * path: a view of wasm memory of exactly rows · width sums), or from the float64 inputs `x` (the
+   * JavaScript path), then through the others.
    */
-  private forwardBlock(rows: number, x: Float64Array | null, sPtr: number): Float64Array {
+  private forwardBlock(rows: number, x: Float64Array | null, s: Float32Array | null): Float64Array {
     const layers = this.layers;
     const acts = this.acts;
     const fb = this.first;
     if (fb) {
-      const n = rows * fb.width;
-      this.sums64 = room(this.sums64, n);
-      this.sums64.set(fb.arena.f32(sPtr, n));
-      fb.layer.forwardSums(this.sums64, rows, acts[0]!);
+      // set() widens float32 several times faster than a JavaScript loop.
+      if (fb.layer.identityHead) {
+        acts[0]!.set(s!);
+      } else {
+        const sums64 = (this.sums64 = room(this.sums64, s!.length));
+        sums64.set(s!);
+        fb.layer.forwardSums(sums64, rows, acts[0]!);
+      }
     } else {
       layers[0]!.forward(x!, rows, acts[0]!);
     }
@@ -242,45 +299,61 @@ export class FastModel {
     for (const l of layers) l.zeroGrad();
     this.blockRoom(batch);
     const fb = this.first;
+    if (fb) this.ensureCapacity(fb, batch);
+    const views = fb ? this.trainViews(fb) : null;
     let out: Float64Array;
-    if (fb) {
+    if (fb && views) {
       const k = fb.arena.k;
-      this.ensureCapacity(fb, batch);
-      const xv = fb.arena.f32(fb.xPtr, batch * I);
-      if (x.buffer !== xv.buffer || x.byteOffset !== xv.byteOffset) xv.set(x.subarray(0, batch * I));
-      fb.logPtr.forEach((ptr, eps) => k.logAbs(fb.xPtr, ptr, batch * I, eps));
+      const xv = views.x;
+      if (x !== xv && (x.buffer !== xv.buffer || x.byteOffset !== xv.byteOffset)) {
+        xv.set(x.subarray(0, batch * I));
+      }
+      if (fb.logPtr.size > 0) fb.logPtr.forEach((ptr, eps) => k.logAbs(fb.xPtr, ptr, batch * I, eps));
       this.firstSums(fb, fb.formIn, 0, fb.sPtr, batch);
-      out = this.forwardBlock(batch, null, fb.sPtr);
+      out = this.forwardBlock(batch, null, prefix(views.s, batch * fb.width));
     } else {
       this.xWide = room(this.xWide, batch * I);
       this.xWide.set(batch * I === x.length ? x : x.subarray(0, batch * I));
-      out = this.forwardBlock(batch, this.xWide, 0);
+      out = this.forwardBlock(batch, this.xWide, null);
     }
     const dLast = this.deltas[L - 1]!;
     const scale = 2 / (batch * O);
     let sse = 0;
-    for (let b = 0; b < batch; b++) {
-      const t = y[b]!;
-      for (let o = 0; o < O; o++) {
-        const diff = out[b * O + o]! - t;
+    if (O === 1) {
+      // One output (every benchmark model): the loop below without its inner loop.
+      for (let b = 0; b < batch; b++) {
+        const diff = out[b]! - y[b]!;
         sse += diff * diff;
-        dLast[b * O + o] = scale * diff;
+        dLast[b] = scale * diff;
+      }
+    } else {
+      for (let b = 0; b < batch; b++) {
+        const t = y[b]!;
+        for (let o = 0; o < O; o++) {
+          const diff = out[b * O + o]! - t;
+          sse += diff * diff;
+          dLast[b * O + o] = scale * diff;
+        }
       }
     }
+    // d loss / d sums of a batched first layer go to wasm memory (float64, then demoted to the
+    // kernel's float32); with an identity head they are the second layer's input gradients, which
+    // that layer then writes there directly.
+    const identityFirst = fb !== null && views !== null && fb.layer.identityHead && L > 1;
     for (let kk = L - 1; kk >= 1; kk--) {
-      layers[kk]!.backward(this.acts[kk - 1]!, batch, this.deltas[kk]!, this.deltas[kk - 1]!);
+      const dIn = kk === 1 && identityFirst ? views.ds64 : this.deltas[kk - 1]!;
+      layers[kk]!.backward(this.acts[kk - 1]!, batch, this.deltas[kk]!, dIn);
     }
-    if (fb) {
+    if (fb && views) {
       const k = fb.arena.k;
       const W = fb.width;
-      this.ds64 = room(this.ds64, batch * W);
-      fb.layer.backwardSums(this.deltas[0]!, batch, this.ds64);
-      fb.arena.f32(fb.dsPtr, batch * W).set(this.ds64.subarray(0, batch * W));
+      if (!identityFirst) fb.layer.backwardSums(this.deltas[0]!, batch, views.ds64);
+      k.demote(fb.ds64Ptr, fb.dsPtr, batch * W);
       const forms = fb.layer.forms;
       for (let f = 0; f < forms.length; f++) {
         const form = forms[f]!;
         k.sumsGrad(fb.formIn[f]!, fb.dsPtr, fb.gPtr, batch, I, form.rows, W, fb.sumOff[f]!);
-        const gv = fb.arena.f32(fb.gPtr, form.rows * I);
+        const gv = views.g[f]!;
         const gw = form.gw;
         for (let j = 0; j < gv.length; j++) gw[j] = gw[j]! + gv[j]!;
       }
@@ -322,9 +395,9 @@ export class FastModel {
       let out: Float64Array;
       if (fb) {
         this.firstSums(fb, inPtr, 4 * r0 * I, sPtr, rows);
-        out = this.forwardBlock(rows, null, sPtr);
+        out = this.forwardBlock(rows, null, fb.arena.f32(sPtr, rows * fb.width));
       } else {
-        out = this.forwardBlock(rows, xw!.subarray(r0 * I, (r0 + rows) * I), 0);
+        out = this.forwardBlock(rows, xw!.subarray(r0 * I, (r0 + rows) * I), null);
       }
       for (let b = 0; b < rows; b++) {
         const t = targets[r0 + b]!;

@@ -89,6 +89,8 @@ export class NacKernel extends FormLayer {
   }
 
   /** z = x · W: the sums are the output. */
+  override readonly identityHead = true;
+
   forwardSums(s: Float64Array, rows: number, out: Float64Array): void {
     out.set(s.subarray(0, rows * this.outputSize));
   }

@@ -38,6 +38,8 @@ export class NauKernel extends FormLayer {
   }
 
   /** z = x · clamp(W): the sums are the output. */
+  override readonly identityHead = true;
+
   forwardSums(s: Float64Array, rows: number, out: Float64Array): void {
     out.set(s.subarray(0, rows * this.outputSize));
   }

@@ -46,6 +46,7 @@ interface KernelExports {
     dOff: number,
   ): void;
   logAbs(x: number, out: number, count: number, eps: number): void;
+  demote(src: number, dst: number, count: number): void;
   fillLanes(
     state: number,
     out: number,
@@ -71,6 +72,8 @@ const stateWords = 4 * LANES;
 export class Arena implements LaneFiller {
   readonly k: KernelExports;
   private top: number;
+  /** The memory's buffer as of the last growth (see `memoryBuffer`). */
+  private buffer: ArrayBuffer;
   /** Scratch for a lane stream's state (32 u32) while the kernel draws. */
   private readonly lanePtr: number;
   private laneState: Uint32Array | null = null;
@@ -84,6 +87,7 @@ export class Arena implements LaneFiller {
       },
     });
     this.k = instance.exports as unknown as KernelExports;
+    this.buffer = this.k.memory.buffer;
     this.top = this.k.heapBase();
     this.lanePtr = this.allocF32(stateWords);
   }
@@ -93,7 +97,7 @@ export class Arena implements LaneFiller {
    * be a view of this arena's memory.
    */
   fillLanes(stream: LaneStream, range: LaneRange, out: Float32Array, count: number): void {
-    const mem = this.k.memory.buffer;
+    const mem = this.memoryBuffer;
     if (out.buffer !== mem || out.length < count) {
       throw new Error(
         'Arena.fillLanes: out must be a view of this arena (Model.inputBuffer) with room for count values',
@@ -118,10 +122,22 @@ export class Arena implements LaneFiller {
   allocF32(count: number): number {
     const ptr = (this.top + 15) & ~15;
     const end = ptr + 4 * count;
-    const mem = this.k.memory;
-    if (end > mem.buffer.byteLength) mem.grow(Math.ceil((end - mem.buffer.byteLength) / PAGE));
+    if (end > this.buffer.byteLength) {
+      const mem = this.k.memory;
+      mem.grow(Math.ceil((end - this.buffer.byteLength) / PAGE));
+      this.buffer = mem.buffer;
+    }
     this.top = end;
     return ptr;
+  }
+
+  /**
+   * The memory's current buffer. Only `allocF32` grows the memory (the kernels allocate nothing), so
+   * this field is kept there instead of calling the `memory.buffer` getter on every step. A view
+   * made on an earlier buffer is detached: compare a kept view's `buffer` with this to reuse it.
+   */
+  get memoryBuffer(): ArrayBuffer {
+    return this.buffer;
   }
 
   /** Views handed out since the memory last grew, by pointer (the training loop asks for the same few every step). */
@@ -130,7 +146,7 @@ export class Arena implements LaneFiller {
 
   /** A view of `count` f32 values at `ptr`, valid until the next allocation. */
   f32(ptr: number, count: number): Float32Array {
-    const buffer = this.k.memory.buffer;
+    const buffer = this.memoryBuffer;
     if (buffer !== this.viewBuffer) {
       this.views.clear();
       this.viewBuffer = buffer;
