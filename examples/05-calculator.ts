@@ -43,7 +43,8 @@ console.log('examples:', [...task.test.values()].map((items) => items[0]!.text).
 //
 // The loss is the answer's cross-entropy plus an auxiliary cross-entropy of the calculator's
 // operand heads against the true operands (the generator knows them) plus a gate target: open on
-// arithmetic questions, closed on the others. The gate learns from that target only (the host's
+// the digits of arithmetic questions, closed everywhere else (so the answer head looks at digits
+// for the result, as it does to copy a number). The gate learns from that target only (the host's
 // `detachGate`): the task loss would open it on `Repeat 4821.` whenever the calculator happens to
 // read 4821 + 0 there. For the first steps the calculator is fed the true operands (teacher
 // forcing), so the output side learns to use exact results while the input side learns to read.
@@ -75,7 +76,7 @@ console.log(`  operands read: ${p!.operands!.a} ${'+-*/'[p!.operands!.op]} ${p!.
 console.log(`  calculator result: ${calc.compute(p!.operands!).value} (exact: ${truth})`);
 console.log(`  model answer: ${p!.answer} ${p!.answer === truth ? '✓' : '✗ (train longer: drop --short)'}`);
 console.log(
-  `  mean gate: ${p!.gate!.toFixed(3)}; on 'Repeat 4821.': ${predict(model, ['Repeat 4821.'])[0]!.gate!.toFixed(3)}`,
+  `  mean gate on its digits: ${p!.gateOnDigits!.toFixed(3)}; on 'Repeat 4821.': ${predict(model, ['Repeat 4821.'])[0]!.gate!.toFixed(3)}`,
 );
 
 // %%

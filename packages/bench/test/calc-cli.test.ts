@@ -2,13 +2,20 @@
  * `nalm calc train|eval` through a yargs instance holding only the calc command: a tiny run trains,
  * resumes, evaluates to the documented JSON shape, and usage mistakes exit with code 2.
  */
-import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yargs from 'yargs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { CalcEvaluation } from '../src/cli/calc.js';
-import { calcCommand, calcEval, calcTrain, formatCalcEvaluation, variantsOf } from '../src/cli/calc.js';
+import {
+  calcCommand,
+  calcEval,
+  calcTrain,
+  formatCalcEvaluation,
+  settingsOf,
+  variantsOf,
+} from '../src/cli/calc.js';
 import { UsageError } from '../src/cli/errors.js';
 
 async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -86,7 +93,7 @@ describe('nalm calc', () => {
     expect(gate).toBeLessThan(1);
     const md = formatCalcEvaluation(ev);
     expect(md).toMatch(/\| 5_digit_multiplication \| 4 \|/);
-    expect(md).toMatch(/seed 0: arithmetic \d\.\d{4}, non-arithmetic \d\.\d{4}/);
+    expect(md).toMatch(/seed 0: arithmetic digits \d\.\d{4}, all tokens \d\.\d{4}; non-arithmetic \d\.\d{4}/);
   });
 
   it('usage mistakes exit with code 2 and say what is wrong', async () => {
@@ -95,6 +102,10 @@ describe('nalm calc', () => {
       [['calc', 'train', '--out', dir, '--seeds', 'x'], /--seeds "x": 'x' is not a seed/],
       [['calc', 'train', '--out', dir, '--steps', '0'], /--steps: expected a whole number ≥ 1/],
       [['calc', 'train', '--out', dir, '--backend', 'gpu'], /--backend: unknown backend 'gpu'/],
+      [
+        ['calc', 'train', '--out', dir, '--non-arith-share', '1'],
+        /--non-arith-share: expected a number > 0 and ≤ 0.95/,
+      ],
       [['calc', 'train'], /Missing required argument: out/],
       [['calc', 'eval', join(dir, 'nope')], /no such directory/],
       [['calc', 'eval', dir], /has no calc-run.json/],
@@ -105,5 +116,15 @@ describe('nalm calc', () => {
       expect(r.stderr).toMatch(message);
     }
     await expect(calcTrain({ out: '' })).rejects.toThrow(/--out/);
+  });
+
+  it('does not add models to a directory of an earlier trainer, and leaves it as it was', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nalm-calc-cli-'));
+    const old = JSON.stringify({ ...settingsOf({ out: dir }), formatVersion: 1 });
+    writeFileSync(join(dir, 'calc-run.json'), old);
+    const r = await run(['calc', 'train', '--out', dir, '--steps', '1']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/earlier trainer \(format version 1\).*train into another --out directory/);
+    expect(readFileSync(join(dir, 'calc-run.json'), 'utf8')).toBe(old);
   });
 });

@@ -113,9 +113,8 @@ export function buildHostModel(config: HostConfig): tf.LayersModel {
   }
   // A second position-wise ReLU block with a residual connection, after the calculator: the answer
   // head's classifiers are linear and must read a digit token on copy inputs but the result's bits
-  // on arithmetic ones (where the token under their attention is noise); the block gives them a
-  // non-linearity in between. (Measured: it lowered the closed gate's mean, but copy still fails on
-  // some training seeds; see the issue notes.)
+  // on arithmetic ones (where the digit under their attention is noise); the block gives them a
+  // non-linearity in between.
   const post = tf.layers
     .dense({
       units: d,
@@ -158,15 +157,42 @@ export function hostConfigOf(model: tf.LayersModel): {
   return { maxLength, operandDigits, resultDigits };
 }
 
-/** The model input [n, T, F] of texts, and their padding mask [n, T] (1 on tokens). */
-function inputsOf(
-  tok: Tokenizer,
-  texts: readonly string[],
-): { x: tf.Tensor3D; padMask: Float32Array; e: Encoded } {
+/**
+ * Where the gate target applies, [n·T] row-major, 1 where a position belongs to the set: `on`
+ * (the digit tokens of arithmetic inputs: open), `offInputs` (the tokens of non-arithmetic inputs:
+ * closed) and `offRest` (the question words and the padding: closed). Open on the digits only, not
+ * on the whole question: the answer head then has to look at the digits to see the result on
+ * arithmetic inputs, as it does to copy a number. (With the result on every token, its units and
+ * tens slots settled on the question's first word, constant and so without noise beside the
+ * result, and copy inputs, whose first word carries no digit, failed: 12–21% exact on one seed.)
+ * The closed positions of non-arithmetic inputs are a set of their own, so that the many easy
+ * closed positions (padding, words) do not dilute the push on them: their digits look like an
+ * arithmetic question's, and the gate must tell them apart by context alone.
+ */
+export function gateTargetMasks(
+  e: Encoded,
+  items: readonly { operands: unknown }[],
+): { on: Float32Array; offInputs: Float32Array; offRest: Float32Array } {
+  const T = e.maxLength;
+  const on = new Float32Array(e.n * T);
+  const offInputs = new Float32Array(e.n * T);
+  const offRest = new Float32Array(e.n * T);
+  for (let i = 0; i < e.n; i++) {
+    const arith = items[i]!.operands !== null;
+    for (let k = i * T; k < (i + 1) * T; k++) {
+      if (arith && e.places[k]! > 0) on[k] = 1;
+      else if (!arith && e.tokens[k] !== 0) offInputs[k] = 1;
+      else offRest[k] = 1;
+    }
+  }
+  return { on, offInputs, offRest };
+}
+
+/** The model input [n, T, F] of texts. */
+function inputsOf(tok: Tokenizer, texts: readonly string[]): { x: tf.Tensor3D; e: Encoded } {
   const e = tok.encode(texts);
   const x = tf.tensor3d(tok.oneHot(e), [e.n, e.maxLength, tok.featureSize]);
-  const padMask = Float32Array.from(e.tokens, (t) => (t === 0 ? 0 : 1));
-  return { x, padMask, e };
+  return { x, e };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -184,15 +210,13 @@ export interface TrainOptions {
   /** Weight of the auxiliary operand loss. */
   auxWeight?: number;
   /**
-   * Weight of the gate's target loss: a hinge on the gate's logit towards ≤ −gateMargin on the
-   * tokens of non-arithmetic inputs and ≥ gateMargin on those of arithmetic inputs, each averaged
-   * over its own tokens (the generator knows which inputs have operands, as it does for the
-   * auxiliary loss). The host's gate learns from this target only (`detachGate`). Without a target
-   * the gate either opens only where the digit slots look first, so the answer's sign slot, which
-   * looks elsewhere, never sees the result's sign, or it stays open everywhere.
+   * Weight of the gate's target loss (`gateTargetMasks`): a hinge on the gate's logit towards
+   * ≥ gateMargin on the operand digits of arithmetic inputs and ≤ −gateMargin everywhere else,
+   * each of its three sets averaged over its own positions (the generator knows which inputs have operands, as it
+   * does for the auxiliary loss). The host's gate learns from this target only (`detachGate`).
    */
   gatePenalty?: number;
-  /** Margin m of the gate target on the gate's logit: ≥ m on arithmetic, ≤ −m elsewhere. */
+  /** Margin m of the gate target on the gate's logit: ≥ m where open, ≤ −m where closed. */
   gateMargin?: number;
   /** The learning rate decays linearly to 10% over the last `decayFraction` of the steps. */
   decayFraction?: number;
@@ -239,9 +263,10 @@ export const DEFAULT_TRAIN = {
 /**
  * Train a host on the task's training stream with Adam. Loss: answer cross-entropy (mean over
  * answer slots) + auxWeight · operand loss (arithmetic rows) + gatePenalty · gate target loss
- * (closed on non-arithmetic rows, open on arithmetic ones). The learning rate decays linearly to
- * 10% over the last steps. For the first `teacherSteps` steps the calculator uses the true operands, so the output mapping learns
- * to use exact results while the input mapping is still learning to read.
+ * (open on the operand digits of arithmetic rows, closed elsewhere). The learning rate decays
+ * linearly to 10% over the last steps. For the first `teacherSteps` steps the calculator uses the
+ * true operands, so the output mapping learns to use exact results while the input mapping is
+ * still learning to read.
  */
 export async function trainHost(model: tf.LayersModel, o: TrainOptions): Promise<TrainSummary> {
   const opts = {
@@ -273,11 +298,7 @@ export async function trainHost(model: tf.LayersModel, o: TrainOptions): Promise
       const items = Array.from({ length: opts.batchSize }, next);
       const ops: (Operands | null)[] = items.map((i) => i.operands);
       const B = items.length;
-      const {
-        x,
-        padMask: pm,
-        e,
-      } = inputsOf(
+      const { x, e } = inputsOf(
         tok,
         items.map((i) => i.text),
       );
@@ -285,18 +306,10 @@ export async function trainHost(model: tf.LayersModel, o: TrainOptions): Promise
       const S = 2 * cfg.operandDigits + 3;
       const yOps = tf.tensor2d(operandLabels(ops, cfg.operandDigits), [B, S], 'int32');
       const mask = tf.tensor1d(ops.map((r) => (r ? 1 : 0)));
-      // Token masks of the gate target: closed on non-arithmetic rows, open on arithmetic ones.
-      const rowMask = (arith: boolean) =>
-        tf.tensor2d(
-          items.flatMap((it, i) =>
-            Array.from(pm.subarray(i * e.maxLength, (i + 1) * e.maxLength), (v) =>
-              (it.operands !== null) === arith ? v : 0,
-            ),
-          ),
-          [B, e.maxLength],
-        );
-      const onMask = rowMask(true);
-      const offMask = rowMask(false);
+      const masks = gateTargetMasks(e, items);
+      const [onMask, offInputsMask, offRestMask] = [masks.on, masks.offInputs, masks.offRest].map((m) =>
+        tf.tensor2d(m, [B, e.maxLength]),
+      ) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
       const decayStart = opts.steps * (1 - opts.decayFraction);
       const lr =
         step < decayStart
@@ -322,7 +335,12 @@ export async function trainHost(model: tf.LayersModel, o: TrainOptions): Promise
           const hinge = (mask: tf.Tensor, v: tf.Tensor) =>
             tf.div(tf.sum(tf.mul(mask, tf.relu(v))), tf.maximum(tf.sum(mask), 1));
           const m = opts.gateMargin;
-          const gateLoss = tf.add(hinge(onMask, tf.sub(m, z)), hinge(offMask, tf.add(z, m)));
+          const closed = tf.add(z, m);
+          const gateLoss = tf.addN([
+            hinge(onMask, tf.sub(m, z)),
+            hinge(offInputsMask, closed),
+            hinge(offRestMask, closed),
+          ]);
           total = tf.add(total, tf.mul(opts.gatePenalty, gateLoss));
         }
         return total as tf.Scalar;
@@ -332,7 +350,7 @@ export async function trainHost(model: tf.LayersModel, o: TrainOptions): Promise
         loss = (await lossT!.data())[0]!;
         o.onProgress?.({ step: step + 1, steps: opts.steps, loss, elapsedMs: Date.now() - started });
       }
-      tf.dispose([lossT!, x, yAnswer, yOps, mask, onMask, offMask]);
+      tf.dispose([lossT!, x, yAnswer, yOps, mask, onMask, offInputsMask, offRestMask]);
     }
   } finally {
     if (calc) calc.teacher = null;
@@ -348,8 +366,10 @@ export interface Prediction {
   answer: bigint;
   /** Decoded operands (calculator models only). */
   operands: Operands | null;
-  /** Mean gate value over the text's positions (calculator models only). */
+  /** Mean gate value over the text's tokens (calculator models only). */
   gate: number | null;
+  /** Mean gate value over the text's digit tokens (calculator models only). */
+  gateOnDigits: number | null;
 }
 
 /** The model's answers to question texts (texts are validated by the tokenizer). */
@@ -370,21 +390,29 @@ export function predict(model: tf.LayersModel, texts: readonly string[], batchSi
     const decoded = opLogits ? decodeOperands(opLogits, e.n, cfg.operandDigits, calc!.nOps) : null;
     for (let i = 0; i < e.n; i++) {
       let g: number | null = null;
+      let gDigits: number | null = null;
       if (gate) {
         let sum = 0;
         let n = 0;
-        for (let t = 0; t < e.maxLength; t++) {
-          if (e.tokens[i * e.maxLength + t] !== 0) {
-            sum += gate[i * e.maxLength + t]!;
-            n++;
+        let sumDigits = 0;
+        let nDigits = 0;
+        for (let k = i * e.maxLength; k < (i + 1) * e.maxLength; k++) {
+          if (e.tokens[k] === 0) continue;
+          sum += gate[k]!;
+          n++;
+          if (e.places[k]! > 0) {
+            sumDigits += gate[k]!;
+            nDigits++;
           }
         }
         g = sum / Math.max(1, n);
+        gDigits = sumDigits / Math.max(1, nDigits);
       }
       out.push({
         answer: answerOf(Array.from(ansClasses.subarray(i * S, (i + 1) * S)), cfg.resultDigits),
         operands: decoded ? decoded[i]! : null,
         gate: g,
+        gateOnDigits: gDigits,
       });
     }
     tf.dispose([x, ...outs]);
@@ -400,8 +428,10 @@ export interface SubtaskResult {
   /** Items whose operands and operator were all decoded right (calculator models, arithmetic only). */
   operandsCorrect: number | null;
   operatorCorrect: number | null;
-  /** Mean over items of the mean gate value (calculator models only). */
+  /** Mean over items of the mean gate value over their tokens (calculator models only). */
   meanGate: number | null;
+  /** The same over their digit tokens only, where the result is meant to enter (calculator only). */
+  meanGateOnDigits: number | null;
 }
 
 /** Exact-match results per test subtask (20 arithmetic, then copy and count). */
@@ -418,6 +448,7 @@ export function evaluateHost(model: tf.LayersModel, task: ArithmeticTask): Subta
     let opsOk = 0;
     let opOk = 0;
     let gate = 0;
+    let gateDigits = 0;
     items.forEach((it, i) => {
       const p = preds[i]!;
       if (p.answer === it.answer) correct++;
@@ -431,6 +462,7 @@ export function evaluateHost(model: tf.LayersModel, task: ArithmeticTask): Subta
           opsOk++;
       }
       gate += p.gate ?? 0;
+      gateDigits += p.gateOnDigits ?? 0;
     });
     const arithmetic = st.kind === 'arith';
     out.push({
@@ -441,6 +473,7 @@ export function evaluateHost(model: tf.LayersModel, task: ArithmeticTask): Subta
       operandsCorrect: calc && arithmetic ? opsOk : null,
       operatorCorrect: calc && arithmetic ? opOk : null,
       meanGate: calc ? gate / Math.max(1, items.length) : null,
+      meanGateOnDigits: calc ? gateDigits / Math.max(1, items.length) : null,
     });
   }
   return out;

@@ -26,6 +26,7 @@ export {
 export type { GatedCalculatorArgs, Operands, SlotParams, SlotReadoutArgs } from './layers.js';
 export {
   ARITH_SUBTASKS,
+  DEFAULT_NON_ARITH_SHARE,
   ArithmeticInputError,
   MAX_DIGITS,
   MAX_NUMBERS,

@@ -90,7 +90,11 @@ function addSlotWeights(addWeight: AddWeight, d: number, S: number, C: number, d
   };
   return {
     keyW: add('key_kernel', [d, dk], 1 / Math.sqrt(d)),
-    queries: add('queries', [S, dk], 1),
+    // Zero queries: every slot starts with uniform attention. A random query can start anti-aligned
+    // with the key it must find; softmax then gives that position ~0 weight and ~0 gradient, and
+    // the slot never finds it (measured: one seed's units digit of operand A stayed on a diffuse
+    // attention over the other digits and was read 80–95% right after 3,000 steps).
+    queries: add('queries', [S, dk], 0),
     headW: add('head_kernel', [S, d, C], 1 / Math.sqrt(d)),
     headB: add('head_bias', [S, C], 0),
   };

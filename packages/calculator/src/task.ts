@@ -9,8 +9,8 @@
  * (q·d) / d, so both operands have at most n digits and the answer is an exact integer.
  *
  * Splits: the test set of a subtask is drawn from a fixed split seed, distinct items only; the
- * training stream rejects every test item, so the two never overlap. Subtasks with few possible
- * problems (1-digit: 100 pairs, 1-digit division: 32) put at most half of them into the test set.
+ * training stream rejects every test item, so the two never overlap. No subtask puts more than
+ * half of its problems into the test set (1-digit: 100 pairs, 1-digit division: 32).
  */
 import { Rng } from '@nalm/units';
 import type { Operator } from './arith.js';
@@ -197,6 +197,15 @@ function enumerate(st: Subtask): Item[] | null {
   return out;
 }
 
+/** How many distinct problems an arithmetic subtask has (division: every divisor × every quotient). */
+function universeSize(st: ArithSubtask): number {
+  const max = pow10(st.digits) - 1;
+  if (OPERATORS[st.op] !== '/') return (max + 1) ** 2;
+  let n = 0;
+  for (let b = 1; b <= max; b++) n += Math.floor(max / b) + 1;
+  return n;
+}
+
 /** How many numbers have exactly `len` digits (no leading zeros; 0 is a 1-digit number). */
 const numbersOfLength = (len: number) => (len === 1 ? 10 : 9 * pow10(len - 1));
 /** Digits of the number in a non-arithmetic item. */
@@ -207,6 +216,9 @@ const nonArithTestCap = () =>
     (a, b) => a + b,
     0,
   );
+
+/** Default share of non-arithmetic (copy/count) inputs in the training stream. */
+export const DEFAULT_NON_ARITH_SHARE = 0.2;
 
 export interface TaskOptions {
   /** Seed of the train/test split (fixed across training seeds). */
@@ -232,7 +244,7 @@ export interface ArithmeticTask {
 export function createTask(options: TaskOptions = {}): ArithmeticTask {
   const splitSeed = options.splitSeed ?? 2025;
   const testPerSubtask = options.testPerSubtask ?? 200;
-  const nonArithShare = options.nonArithShare ?? 0.2;
+  const nonArithShare = options.nonArithShare ?? DEFAULT_NON_ARITH_SHARE;
   if (!Number.isInteger(testPerSubtask) || testPerSubtask < 1) {
     throw new ArithmeticInputError(`testPerSubtask must be a whole number ≥ 1, got ${testPerSubtask}.`);
   }
@@ -262,7 +274,10 @@ export function createTask(options: TaskOptions = {}): ArithmeticTask {
       // numbers land in the test set and training never sees a 1-digit copy or count (both
       // variants then fail them alike): each length keeps at least half its numbers for training.
       const perLength = new Map<number, number>();
-      const n = st.kind === 'arith' ? testPerSubtask : Math.min(testPerSubtask, nonArithTestCap());
+      // Like the enumerated subtasks, at most half of the problems go to the test set (asking for
+      // more distinct items than exist would never finish).
+      const cap = st.kind === 'arith' ? Math.floor(universeSize(st) / 2) : nonArithTestCap();
+      const n = Math.min(testPerSubtask, cap);
       while (items.length < n) {
         const it = sampleItem(st, rng);
         if (seen.has(it.text)) continue;

@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '@nalm/units';
 import { loadModel, saveModel } from '@nalm/units/node';
 import { calculate, resultFeatures } from '../src/arith.js';
-import { buildHostModel, calculatorOf, predict, trainHost } from '../src/host.js';
+import { buildHostModel, calculatorOf, gateTargetMasks, predict, trainHost } from '../src/host.js';
 import { GatedCalculator, SlotReadout, decodeOperands, operandLabels, operandSlots } from '../src/layers.js';
 import { Tokenizer, createTask } from '../src/task.js';
 
@@ -127,6 +127,23 @@ describe('GatedCalculator', () => {
 });
 
 describe('host with the calculator', () => {
+  it('the gate target opens on the digits of arithmetic questions only', () => {
+    const tok = new Tokenizer({ maxLength: 12 });
+    const texts = ['What is 12 plus 3?', 'Repeat 45.'];
+    const e = tok.encode(texts);
+    const { on, offInputs, offRest } = gateTargetMasks(
+      e,
+      texts.map((t) => ({ operands: t.startsWith('What') ? {} : null })),
+    );
+    // What is 1 2 plus 3 ? <pad>…: open at positions 2, 3 and 5.
+    expect(Array.from(on.subarray(0, 12))).toEqual([0, 0, 1, 1, 0, 1, 0, 0, 0, 0, 0, 0]);
+    expect(Array.from(on.subarray(12))).toEqual(new Array(12).fill(0));
+    // Repeat 4 5 . <pad>…: the tokens are closed as a set of their own, the padding with the words.
+    expect(Array.from(offInputs.subarray(12))).toEqual([1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
+    expect(Array.from(offInputs.subarray(0, 12))).toEqual(new Array(12).fill(0));
+    on.forEach((v, k) => expect(v + offInputs[k]! + offRest[k]!).toBe(1));
+  });
+
   it('the same seed gives the same initial weights', () => {
     const w = (seed: number) =>
       buildHostModel({ withCalculator: true, seed, hidden: 16 })

@@ -81,6 +81,15 @@ describe('splits', () => {
     expect(task.test.get('3_digit_multiplication')).toHaveLength(100);
   });
 
+  it('asking for more test items than a subtask has problems gives half of them, and finishes', () => {
+    const big = createTask({ testPerSubtask: 5000 });
+    // 3-digit division: Σ_{b=1}^{999} (⌊999/b⌋ + 1) = 8,052 divisible pairs, so 4,026 test items.
+    let pairs = 0;
+    for (let b = 1; b <= 999; b++) pairs += Math.floor(999 / b) + 1;
+    expect(big.test.get('3_digit_division')).toHaveLength(Math.floor(pairs / 2));
+    expect(big.test.get('3_digit_addition')).toHaveLength(5000);
+  });
+
   it('the training stream never yields a test item, covers every subtask, and mixes in non-arithmetic inputs', () => {
     const next = task.trainStream(3);
     const seen = new Map<string, number>();

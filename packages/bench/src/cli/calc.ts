@@ -13,6 +13,7 @@ import type { SubtaskResult, TrainSettings, TrainSummary } from '@nalm/calculato
 import {
   ARITH_SUBTASKS,
   ArithmeticInputError,
+  DEFAULT_NON_ARITH_SHARE,
   DEFAULT_TRAIN,
   buildHostModel,
   createTask,
@@ -31,7 +32,13 @@ export type CalcVariant = (typeof CALC_VARIANTS)[number];
 
 const RUN_FILE = 'calc-run.json';
 const RUN_FORMAT = 'nalm-calc-run';
-const RUN_VERSION = 1;
+/**
+ * Version 2: the gate target opens on the operand digits only and slot queries start at zero.
+ * Models of a version-1 directory still load and evaluate; training does not add to it, so one
+ * directory never mixes models of the two trainers.
+ */
+const RUN_VERSION = 2;
+const READABLE_VERSIONS = [1, 2];
 
 /** What is fixed for a run directory: the split and the training settings. */
 export interface CalcRunSettings {
@@ -55,6 +62,7 @@ export interface CalcTrainArgs {
   hidden?: number;
   'split-seed'?: number;
   'test-per-subtask'?: number;
+  'non-arith-share'?: number;
   backend?: string;
   quiet?: boolean;
 }
@@ -81,9 +89,9 @@ function readSettings(dir: string): CalcRunSettings | null {
   } catch (e) {
     throw new UsageError(`${file} is not valid JSON (${(e as Error).message}).`);
   }
-  if (s.format !== RUN_FORMAT || s.formatVersion !== RUN_VERSION) {
+  if (s.format !== RUN_FORMAT || !READABLE_VERSIONS.includes(s.formatVersion)) {
     throw new UsageError(
-      `${file} is not a calculator run of format version ${RUN_VERSION}; use another --out directory.`,
+      `${file} is not a calculator run of format version ${READABLE_VERSIONS.join(' or ')}; use another --out directory.`,
     );
   }
   return s;
@@ -104,7 +112,12 @@ export function settingsOf(args: CalcTrainArgs): CalcRunSettings {
     task: {
       splitSeed: checkInt(args['split-seed'] ?? 2025, '--split-seed', 0),
       testPerSubtask: checkInt(args['test-per-subtask'] ?? 200, '--test-per-subtask', 1, 100_000),
-      nonArithShare: 0.2,
+      nonArithShare: checkNumber(
+        args['non-arith-share'] ?? DEFAULT_NON_ARITH_SHARE,
+        '--non-arith-share',
+        0,
+        0.95,
+      ),
     },
     host: { hidden: checkInt(args.hidden ?? 64, '--hidden', 4, 4096) },
     train: {
@@ -135,6 +148,12 @@ export async function calcTrain(
   const settings = settingsOf(args);
   const backend = checkBackend(args.backend);
   const existing = readSettings(dir);
+  if (existing && existing.formatVersion !== RUN_VERSION) {
+    throw new UsageError(
+      `${join(dir, RUN_FILE)} holds models of an earlier trainer (format version ${existing.formatVersion}); ` +
+        `'nalm calc eval' still reads it, but train into another --out directory.`,
+    );
+  }
   if (existing && JSON.stringify(existing) !== JSON.stringify(settings)) {
     throw new UsageError(
       `${join(dir, RUN_FILE)} was written with other settings (${JSON.stringify(existing.train)}, ` +
@@ -206,6 +225,8 @@ export interface CalcModelResult {
   subtasks: SubtaskResult[];
   /** Mean gate value over arithmetic / non-arithmetic test inputs (calculator only). */
   gateArithmetic: number | null;
+  /** Mean gate value over the digits of arithmetic test inputs, where the target opens it. */
+  gateArithmeticDigits: number | null;
   gateNonArithmetic: number | null;
 }
 
@@ -239,10 +260,14 @@ export interface CalcEvaluation {
   rows: CalcRow[];
 }
 
-function meanGate(results: SubtaskResult[], arithmetic: boolean): number | null {
-  const rs = results.filter((r) => r.arithmetic === arithmetic && r.meanGate !== null);
+function meanGate(
+  results: SubtaskResult[],
+  arithmetic: boolean,
+  which: 'meanGate' | 'meanGateOnDigits' = 'meanGate',
+): number | null {
+  const rs = results.filter((r) => r.arithmetic === arithmetic && r[which] !== null);
   const n = rs.reduce((a, r) => a + r.n, 0);
-  return rs.length === 0 || n === 0 ? null : rs.reduce((a, r) => a + r.meanGate! * r.n, 0) / n;
+  return rs.length === 0 || n === 0 ? null : rs.reduce((a, r) => a + r[which]! * r.n, 0) / n;
 }
 
 /** Evaluate every model in a run directory on its test split. */
@@ -277,6 +302,7 @@ export async function evaluateRun(dirArg: string, backend: BackendName = 'wasm')
         trainSeconds: train.wallMs / 1000,
         subtasks,
         gateArithmetic: meanGate(subtasks, true),
+        gateArithmeticDigits: meanGate(subtasks, true, 'meanGateOnDigits'),
         gateNonArithmetic: meanGate(subtasks, false),
       });
     }
@@ -350,10 +376,15 @@ export function formatCalcEvaluation(ev: CalcEvaluation): string {
   }
   lines.push('');
   if (has('calculator')) {
-    lines.push('Mean gate value (calculator models), arithmetic vs non-arithmetic test inputs:', '');
+    lines.push(
+      'Mean gate value (calculator models) on arithmetic test inputs (over their digits, where the ' +
+        'result is meant to enter, and over all their tokens) and on non-arithmetic ones (all tokens):',
+      '',
+    );
     for (const m of ev.models.filter((x) => x.variant === 'calculator')) {
       lines.push(
-        `- seed ${m.seed}: arithmetic ${m.gateArithmetic?.toFixed(4)}, non-arithmetic ${m.gateNonArithmetic?.toFixed(4)}`,
+        `- seed ${m.seed}: arithmetic digits ${m.gateArithmeticDigits?.toFixed(4)}, all tokens ` +
+          `${m.gateArithmetic?.toFixed(4)}; non-arithmetic ${m.gateNonArithmetic?.toFixed(4)}`,
       );
     }
     lines.push('');
@@ -455,6 +486,10 @@ export const calcCommand: CommandModule = {
               describe: 'Seed of the train/test split [default: 2025]',
             })
             .option('test-per-subtask', { type: 'number', describe: 'Test items per subtask [default: 200]' })
+            .option('non-arith-share', {
+              type: 'number',
+              describe: `Share of copy/count inputs in training [default: ${DEFAULT_NON_ARITH_SHARE}]`,
+            })
             .option('backend', { type: 'string', describe: 'tfjs backend: wasm or cpu [default: wasm]' })
             .option('quiet', { type: 'boolean', describe: 'No progress output' })
             .example('$0 calc train --seeds 0..2 --out results/calc', 'both variants, three seeds'),
