@@ -19,6 +19,13 @@ function gridValues(count: number, seed: number): Float32Array {
   });
 }
 
+/** Copies values into fresh arena memory and returns their address. */
+function upload(arena: Arena, values: Float32Array): number {
+  const ptr = arena.allocF32(values.length);
+  arena.f32(ptr, values.length).set(values);
+  return ptr;
+}
+
 describe('sums: short rows (n < 8) give the scalar chain t = 0, t += x_i · w_i', () => {
   it('bit for bit, for any rows, weight rows, strides and offsets', () => {
     const arena = new Arena();
@@ -33,12 +40,8 @@ describe('sums: short rows (n < 8) give the scalar chain t = 0, t += x_i · w_i'
           const stride = m + pad;
           const x = gridValues(rows * n, seed);
           const w = gridValues(m * n, seed + 1);
-          const xPtr = arena.allocF32(x.length);
-          const wPtr = arena.allocF32(w.length);
           const sPtr = arena.allocF32(rows * stride);
-          arena.f32(xPtr, x.length).set(x);
-          arena.f32(wPtr, w.length).set(w);
-          arena.k.sums(xPtr, wPtr, sPtr, rows, n, m, stride, pad);
+          arena.k.sums(upload(arena, x), upload(arena, w), sPtr, rows, n, m, stride, pad);
           const got = arena.f32(sPtr, rows * stride);
           for (let b = 0; b < rows; b++) {
             for (let k = 0; k < m; k++) {
@@ -68,12 +71,8 @@ describe('sumsGrad: every entry is the chain over the rows, g = 0, g += x_bi · 
           const stride = m + pad;
           const x = gridValues(rows * n, seed);
           const d = gridValues(rows * stride, seed + 1);
-          const xPtr = arena.allocF32(x.length);
-          const dPtr = arena.allocF32(d.length);
           const gPtr = arena.allocF32(m * n);
-          arena.f32(xPtr, x.length).set(x);
-          arena.f32(dPtr, d.length).set(d);
-          arena.k.sumsGrad(xPtr, dPtr, gPtr, rows, n, m, stride, pad);
+          arena.k.sumsGrad(upload(arena, x), upload(arena, d), gPtr, rows, n, m, stride, pad);
           const got = arena.f32(gPtr, m * n);
           for (let k = 0; k < m; k++) {
             for (let i = 0; i < n; i++) {
