@@ -87,15 +87,19 @@ export function buildHostModel(config: HostConfig): tf.LayersModel {
       x,
       tf.layers.repeatVector({ n: T, name: 'broadcast' }).apply(summary) as tf.SymbolicTensor,
     ]) as tf.SymbolicTensor;
-  const block = tf.layers
-    .dense({
-      units: d,
-      activation: 'relu',
-      name: 'block',
-      kernelInitializer: tf.initializers.glorotUniform({ seed: s('block') }),
-    })
-    .apply(z) as tf.SymbolicTensor;
-  let h = tf.layers.add({ name: 'hidden' }).apply([z, block]) as tf.SymbolicTensor;
+  // A position-wise ReLU block with a residual connection: x + relu(Dense(x)).
+  const reluBlock = (input: tf.SymbolicTensor, name: string, sumName: string) => {
+    const branch = tf.layers
+      .dense({
+        units: d,
+        activation: 'relu',
+        name,
+        kernelInitializer: tf.initializers.glorotUniform({ seed: s(name) }),
+      })
+      .apply(input) as tf.SymbolicTensor;
+    return tf.layers.add({ name: sumName }).apply([input, branch]) as tf.SymbolicTensor;
+  };
+  let h = reluBlock(z, 'block', 'hidden');
   const outputs: tf.SymbolicTensor[] = [];
   let extra: tf.SymbolicTensor[] = [];
   if (c.withCalculator) {
@@ -111,19 +115,10 @@ export function buildHostModel(config: HostConfig): tf.LayersModel {
     h = h2!;
     extra = [operandLogits!, gate!];
   }
-  // A second position-wise ReLU block with a residual connection, after the calculator: the answer
-  // head's classifiers are linear and must read a digit token on copy inputs but the result's bits
-  // on arithmetic ones (where the digit under their attention is noise); the block gives them a
-  // non-linearity in between.
-  const post = tf.layers
-    .dense({
-      units: d,
-      activation: 'relu',
-      name: 'post_block',
-      kernelInitializer: tf.initializers.glorotUniform({ seed: s('post_block') }),
-    })
-    .apply(h) as tf.SymbolicTensor;
-  h = tf.layers.add({ name: 'post_hidden' }).apply([h, post]) as tf.SymbolicTensor;
+  // A second ReLU block, after the calculator: the answer head's classifiers are linear and must
+  // read a digit token on copy inputs but the result's bits on arithmetic ones (where the digit
+  // under their attention is noise); the block gives them a non-linearity in between.
+  h = reluBlock(h, 'post_block', 'post_hidden');
   const answer = new SlotReadout({
     slots: c.resultDigits + 1,
     classes: 10,
