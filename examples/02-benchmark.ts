@@ -16,7 +16,6 @@ import {
   defaultStaticTask,
   fastTrainer,
   formatMarkdown,
-  openStore,
   reportFromRecords,
   runSweep,
   scaleSchedule,
@@ -24,9 +23,11 @@ import {
   type RunConfig,
 } from '@nalm/bench';
 import { initBackend } from '@nalm/units';
+import { loadKernels, openStore } from '@nalm/cli';
 
 const short = process.argv.includes('--short');
 await initBackend('wasm');
+loadKernels(); // the fused trainer's wasm kernels, read from @nalm/bench's package
 
 // %% [markdown]
 // ## The grid

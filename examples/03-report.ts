@@ -18,7 +18,6 @@ import {
   fastTrainer,
   formatMarkdown,
   getModel,
-  openStore,
   reportFromRecords,
   runSweep,
   scaleSchedule,
@@ -31,6 +30,7 @@ import {
   type VegaLiteSpec,
 } from '@nalm/bench';
 import { initBackend } from '@nalm/units';
+import { loadKernels, openStore } from '@nalm/cli';
 
 const short = process.argv.includes('--short');
 const storeArg = process.argv.slice(2).find((a) => !a.startsWith('--'));
@@ -49,6 +49,7 @@ if (storeArg) {
   console.log(`${records.length} records from ${storeArg}`);
 } else {
   await initBackend('wasm');
+  loadKernels(); // the fused trainer's wasm kernels, read from @nalm/bench's package
   const iterations = short ? 30_000 : 20_000;
   const seeds = short ? [0, 1, 2, 3, 4] : [0, 1, 2, 3, 4, 5, 6, 7];
   const configs: RunConfig[] = (short ? ['nau'] : ['nau', 'nac']).flatMap((model) =>

@@ -26,14 +26,15 @@ import {
   fastTrainer,
   formatGridMarkdown,
   getPreset,
-  openStore,
   reportFromRecords,
   runSweep,
 } from '@nalm/bench';
 import { initBackend } from '@nalm/units';
+import { loadKernels, openStore } from '@nalm/cli';
 
 const short = process.argv.includes('--short');
 await initBackend('wasm');
+loadKernels(); // the fused trainer's wasm kernels, read from @nalm/bench's package
 
 // %% [markdown]
 // ## The grid

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Runs the notebook-style examples with tsx: `pnpm example 01-units` or, in CI, every example in
+// Runs the notebook-style examples with tsx, against the packages' sources (the `@nalm/source`
+// export condition): `pnpm example 01-units` or, in CI, every example in
 // short mode (`--all --short`). Each example reads `--short` itself and trains briefly.
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
@@ -30,7 +31,13 @@ for (const name of names) {
   const started = Date.now();
   const r = spawnSync(
     process.execPath,
-    ['--import', 'tsx', join(root, 'examples', file), ...(short ? ['--short'] : [])],
+    [
+      '--conditions=@nalm/source',
+      '--import',
+      'tsx',
+      join(root, 'examples', file),
+      ...(short ? ['--short'] : []),
+    ],
     {
       stdio: 'inherit',
       cwd: root,

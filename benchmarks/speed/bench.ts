@@ -63,6 +63,8 @@ async function measure(
   const { initBackend } = await import('../../packages/units/src/index.js');
   const { trainReplicas } = await import('../../packages/bench/src/train/replicas.js');
   const { fastTrainReplicas } = await import('../../packages/bench/src/fast/index.js');
+  const { loadKernels } = await import('../../packages/cli/src/node/kernels.js');
+  loadKernels();
   // The fast path needs a tfjs backend only to read initParams' tensors; the tfjs path runs on wasm.
   const backend = await initBackend(path === 'tfjs' ? 'wasm' : 'cpu');
   const config: RunConfig = {

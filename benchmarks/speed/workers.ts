@@ -13,7 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const bin = join(root, 'packages/bench/bin/nalm.mjs');
+const bin = join(root, 'packages/cli/bin/nalm.js');
 const arg = (name: string, fallback: string) => {
   const k = process.argv.indexOf(`--${name}`);
   return k >= 0 ? process.argv[k + 1]! : fallback;

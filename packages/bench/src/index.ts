@@ -1,7 +1,7 @@
 /**
  * @nalm/bench — the extrapolation benchmark: tasks, multi-seed training, the success criterion,
- * statistics with confidence intervals, result stores and reports. Node-only (it reads and writes
- * result stores); the layers themselves live in @nalm/units.
+ * statistics with confidence intervals, record encoding and reports. Browser-safe: no file system,
+ * workers or process here (those are in @nalm/cli); the layers themselves live in @nalm/units.
  */
 export type { RunConfig, Schedule } from './config.js';
 export { canonicalJson, configKey } from './config.js';
@@ -66,10 +66,22 @@ export {
   presetSchedule,
   presetSize,
   presetWallTime,
+  WALL_TIME_UNDER_LOAD,
 } from './presets.js';
-export type { Engine, SweepEvent, SweepOptions, SweepResult } from './sweep.js';
-export { runSweep } from './sweep.js';
+export type {
+  BatchExecutor,
+  Engine,
+  FastTrainer,
+  RecordSink,
+  Shard,
+  SweepBatch,
+  SweepEvent,
+  SweepOptions,
+  SweepResult,
+} from './sweep.js';
+export { modelCost, planBatches, runSweep, shardOf } from './sweep.js';
 export { fastTrainer } from './fast-trainer.js';
+export { kernelsLoaded, useKernels } from './fast/wasm.js';
 export * from './stats/index.js';
 export * from './store/index.js';
 export type { Report, ReportGroup } from './report/report.js';
@@ -83,8 +95,13 @@ export {
   reportFromRecords,
   reportFromStableNalu,
 } from './report/report.js';
-export { formatPerRunCsv, formatSummaryCsv, parseStableNaluCsv } from './report/stable-nalu.js';
-export { diskThresholdCache } from './node/threshold-cache.js';
+export type { StableNaluRun } from './report/stable-nalu.js';
+export {
+  CsvFormatError,
+  formatPerRunCsv,
+  formatSummaryCsv,
+  parseStableNaluCsv,
+} from './report/stable-nalu.js';
 export { NALM_VERSION } from './version.js';
 export type {
   Plot,

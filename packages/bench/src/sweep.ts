@@ -7,7 +7,6 @@ import type { RunConfig } from './config.js';
 import { configKey } from './config.js';
 import { listModels } from './models/registry.js';
 import type { RunRecord } from './record.js';
-import type { ResultStore } from './store/index.js';
 import { recordId } from './store/index.js';
 import type { ThresholdCache } from './threshold.js';
 import { cachedThreshold } from './threshold.js';
@@ -67,10 +66,21 @@ export interface Shard {
   count: number;
 }
 
+/**
+ * Where the sweep learns what is done and stores finished batches. @nalm/cli's `openStore` is the
+ * durable one; anything with these two methods works (e.g. an array in a browser page).
+ */
+export interface RecordSink {
+  /** `${key}:${seed}` of every record already stored. */
+  doneKeys(): Set<string>;
+  /** Store one finished batch. */
+  appendMany(records: readonly RunRecord[]): void;
+}
+
 export interface SweepOptions {
   configs: readonly RunConfig[];
   seeds: readonly number[];
-  store: ResultStore;
+  store: RecordSink;
   /** 'auto' (default): the fused path where it supports the model, tfjs elsewhere. */
   engine?: Engine;
   fast?: FastTrainer;

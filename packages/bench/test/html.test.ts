@@ -18,7 +18,7 @@ import { escapeHtml, formatHtml, htmlReport, inlineSvg } from '../src/report/htm
 import { renderPlots } from '../src/report/plots.js';
 import type { Report } from '../src/report/report.js';
 import { formatMarkdown, reportFromRecords, reportRows } from '../src/report/report.js';
-import { openStore } from '../src/store/index.js';
+import { openStore } from '../../cli/src/store/index.js';
 import { curveOutcome } from '../src/success.js';
 import type { Op } from '../src/tasks/static.js';
 import { defaultStaticTask } from '../src/tasks/static.js';
@@ -183,7 +183,7 @@ describe('HTML report', () => {
 });
 
 describe('nalm report --format html,svg', () => {
-  const bin = resolve(dirname(fileURLToPath(import.meta.url)), '../bin/nalm.mjs');
+  const bin = resolve(dirname(fileURLToPath(import.meta.url)), '../../cli/bin/nalm.js');
   const env = { ...process.env, NALM_CACHE_DIR: join(tmpdir(), 'nalm-cli-cache') };
   const nalm = (args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env });
   const storeDir = () => {

@@ -53,7 +53,7 @@ describe('presets', () => {
 
 describe('nalm run flags → configurations', () => {
   it("--schedule none switches the regulariser off (λ̂ = 0), not back to the model's default", async () => {
-    const { resolveRun } = await import('../src/cli/run.js');
+    const { resolveRun } = await import('../../cli/src/cli/run.js');
     const { scheduleValue } = await import('../src/train/schedule.js');
     const none = resolveRun({ model: 'nau', op: 'add', schedule: 'none' }).configs[0]!;
     expect(none.schedule).not.toBeNull();

@@ -19,7 +19,7 @@ import type { RunRecord } from '../src/record.js';
 import { formatGridMarkdown, gridSpec } from '../src/report/grid.js';
 import { renderSvg, reportPlots, sweepDimensions } from '../src/report/plots.js';
 import { formatJson, formatMarkdown, reportFromRecords } from '../src/report/report.js';
-import { openStore } from '../src/store/index.js';
+import { openStore } from '../../cli/src/store/index.js';
 import { planBatches, runSweep } from '../src/sweep.js';
 import {
   SINGLE_MODULE_RANGES,
@@ -403,7 +403,7 @@ describe('presets single-module and single-module-quick', () => {
   });
 
   it('single-module-quick scales the 20k → 35k schedules to its length; --lr and --interp override', async () => {
-    const { resolveRun } = await import('../src/cli/run.js');
+    const { resolveRun } = await import('../../cli/src/cli/run.js');
     const q = resolveRun({ preset: 'single-module-quick' });
     const nmu = q.configs.find((c) => c.model === 'single-nmu')!;
     expect(nmu.schedule).toEqual({ lambda: 10, start: 2_000, end: 3_500 });

@@ -44,13 +44,20 @@ export async function initBackend(
  * user's error. Remove just those handlers (recognised by their body); Node's defaults remain.
  */
 function quietWasmExitHandlers(): void {
-  if (typeof process === 'undefined' || typeof process.listeners !== 'function') return;
-  for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
-    for (const l of process.listeners(event as 'uncaughtException')) {
+  // Only Node has `process`; this file is browser-safe, so reach it through globalThis.
+  const proc = (globalThis as { process?: ListenerHost }).process;
+  if (!proc || typeof proc.listeners !== 'function') return;
+  for (const event of ['uncaughtException', 'unhandledRejection']) {
+    for (const l of proc.listeners(event)) {
       const src = String(l);
       if (src.includes('ExitStatus') || /^function\s*\(reason\)\s*\{\s*throw reason\s*\}$/.test(src)) {
-        process.removeListener(event, l as (...args: unknown[]) => void);
+        proc.removeListener(event, l);
       }
     }
   }
+}
+
+interface ListenerHost {
+  listeners(event: string): ((...args: unknown[]) => void)[];
+  removeListener(event: string, listener: (...args: unknown[]) => void): void;
 }

@@ -26,6 +26,7 @@ import { assertSharedBatch, buildRecord } from '../train/replicas.js';
 import { scheduleValue } from '../train/schedule.js';
 import { Adam, FastModel, allLayersFused } from './model.js';
 import { Arena } from './wasm.js';
+import { nextTick } from '../tick.js';
 
 export { Adam, FastModel, allLayersFused, type FastLayerInit } from './model.js';
 export type { FastLayer, KernelArgs, LinearForm } from './kernel.js';
@@ -213,7 +214,7 @@ export async function fastTrainReplicas(opts: TrainReplicasOptions): Promise<Run
         solved: replicas.map((r) => curveOutcome(r.curve, r.spec.threshold).solved),
       });
       // Let signals and I/O through between evaluations.
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      await nextTick();
       if (opts.shouldStop?.()) return null;
     }
     if (t === config.iterations || alive() === 0) break;

@@ -7,7 +7,6 @@
  * Typed-array views of wasm memory detach when the memory grows: take views through `f32()` right
  * before use, never keep them across an allocation.
  */
-import { readFileSync } from 'node:fs';
 import type { LaneFiller, LaneRange, LaneStream } from '../tasks/lanes.js';
 import { LANES } from '../tasks/lanes.js';
 
@@ -60,9 +59,29 @@ interface KernelExports {
 
 let compiled: object | undefined;
 
+/**
+ * Hands the fused trainer its kernels: the bytes of `@nalm/bench/kernels.wasm` (or a compiled
+ * `WebAssembly.Module`). The core never reads files, so it cannot find them itself: @nalm/cli loads
+ * them from node_modules; a page fetches them (browsers compile modules over 4 KB on the main
+ * thread only asynchronously: pass `await WebAssembly.compile(bytes)` there).
+ */
+export function useKernels(kernels: Uint8Array | object): void {
+  compiled = kernels instanceof Uint8Array ? new WA.Module(kernels) : kernels;
+}
+
+/** Whether `useKernels` has been called (the fused engine is usable). */
+export function kernelsLoaded(): boolean {
+  return compiled !== undefined;
+}
+
 function kernelModule(): object {
-  // Synchronous compilation is fine in Node for a module of a few KB (and keeps constructors sync).
-  compiled ??= new WA.Module(readFileSync(new URL('../../wasm/kernels.wasm', import.meta.url)));
+  if (!compiled) {
+    throw new Error(
+      'The fused trainer has no wasm kernels: call useKernels(bytes) with the bytes of ' +
+        "@nalm/bench/kernels.wasm first (in Node, import '@nalm/cli' or call its loadKernels()), " +
+        "or train with engine 'tfjs'.",
+    );
+  }
   return compiled;
 }
 

@@ -17,6 +17,7 @@ import type { NsrData } from './tasks.js';
 import { testData, testPoints, trainingData } from './tasks.js';
 import type { NsrReplica, NsrTrainOptions } from './trainer.js';
 import { nsrBatchKey } from './trainer.js';
+import { nextTick } from '../tick.js';
 
 /** Parameters by `layer/param`, row-major as the unit's shapes. */
 export type Float64Params = Record<string, Float64Array>;
@@ -316,7 +317,7 @@ export async function trainNsrFloat64(opts: NsrTrainOptions): Promise<NsrRecord[
       replicas: specs.length,
       meanLoss: records.reduce((a, x) => a + x.trainLoss, 0) / records.length,
     });
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    await nextTick();
   }
   return records;
 }

@@ -1,4 +1,4 @@
-/** The Neural Status Register tasks (benchmark.md §7): tasks, models, trainer, store, summaries, report. */
+/** The Neural Status Register tasks (benchmark.md §7): tasks, models, trainers, sweep, summaries, report. */
 export * from './resolution.js';
 export * from './tasks.js';
 export type { LayerSpec, ModelOptions, ModelVars, NsrModelName } from './models.js';
@@ -14,10 +14,8 @@ export {
   trainFloat64Replica,
   trainNsrFloat64,
 } from './float64.js';
-export { NSR_RECORDS_FILE, openNsrStore } from './store.js';
-export type { NsrStore, NsrStoreProblem } from './store.js';
 export { runNsrSweep } from './sweep.js';
-export type { NsrSweepEvent, NsrSweepOptions, NsrSweepResult } from './sweep.js';
+export type { NsrRecordSink, NsrSweepEvent, NsrSweepOptions, NsrSweepResult } from './sweep.js';
 export { summarizeNsr } from './summary.js';
 export type { NsrSummaryRow } from './summary.js';
 export {
@@ -29,5 +27,12 @@ export {
   renderNsrPlots,
 } from './report.js';
 export type { NsrPlot, NsrReport } from './report.js';
-export { NSR_PRESETS, REFERENCE_EPOCHS, expandNsrPreset, getNsrPreset, nsrPresetSize } from './presets.js';
+export {
+  NSR_PRESETS,
+  REFERENCE_EPOCHS,
+  expandNsrPreset,
+  getNsrPreset,
+  nsrPresetSize,
+  presetForTask,
+} from './presets.js';
 export type { NsrPreset } from './presets.js';

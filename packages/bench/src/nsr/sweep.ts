@@ -4,7 +4,6 @@
  */
 import type { NsrRecord, NsrRunConfig } from './config.js';
 import { nsrConfigKey, nsrRecordId, validateNsrRun } from './config.js';
-import type { NsrStore } from './store.js';
 import type { NsrReplica, NsrTrainProgress } from './trainer.js';
 import { trainNsrFloat64 } from './float64.js';
 import { nsrBatchKey, trainNsrReplicas } from './trainer.js';
@@ -21,10 +20,16 @@ export type NsrSweepEvent =
       seconds: number;
     };
 
+/** Where the sweep reads finished records and appends new ones (the CLI's is a file; see @nalm/cli). */
+export interface NsrRecordSink {
+  read(): { records: readonly NsrRecord[] };
+  append(records: readonly NsrRecord[]): void;
+}
+
 export interface NsrSweepOptions {
   configs: readonly NsrRunConfig[];
   seeds: readonly number[];
-  store: NsrStore;
+  store: NsrRecordSink;
   /** Most replicas per batch (default 120). */
   maxReplicas?: number;
   onEvent?: (e: NsrSweepEvent) => void;

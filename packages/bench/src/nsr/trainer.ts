@@ -14,6 +14,7 @@ import { architectureOutput, constrainVars, createVars, modelLayers, sparsityPen
 import { maxResolvedValue } from './resolution.js';
 import type { NsrData } from './tasks.js';
 import { testData, testPoints, trainingData } from './tasks.js';
+import { nextTick } from '../tick.js';
 
 export interface NsrReplica {
   config: NsrRunConfig;
@@ -201,7 +202,7 @@ export async function trainNsrModel(opts: NsrTrainOptions): Promise<TrainedNsrMo
     if (epoch % every === 0 || epoch === c0.epochs) {
       const meanLoss = checkLosses(epoch);
       opts.onProgress?.({ epoch, epochs: c0.epochs, replicas: R, meanLoss });
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      await nextTick();
       if (opts.shouldStop?.()) {
         dispose();
         return null;

@@ -20,6 +20,7 @@ import { curveOutcome } from '../success.js';
 import { createStaticTask, evaluationInputs } from '../tasks/static.js';
 import { LossBuffer, stalled } from './reinit.js';
 import { scheduleValue } from './schedule.js';
+import { nextTick } from '../tick.js';
 
 /** One replica: a configuration, a seed and that configuration's success threshold. */
 export interface ReplicaSpec {
@@ -303,7 +304,7 @@ export async function trainReplicas(opts: TrainReplicasOptions): Promise<RunReco
         solved: solvedSoFar(),
       });
       // Let signals and I/O through between evaluations.
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      await nextTick();
       if (opts.shouldStop?.()) {
         dispose();
         return null;

@@ -1,0 +1,219 @@
+/**
+ * The `nalm` command line: `nalm run`, `report`, `merge`, `presets`, `calc`.
+ * Usage mistakes (bad flags, unknown names, unreadable inputs) print what is wrong and how to fix
+ * it, and exit with code 2; nothing already stored is touched.
+ */
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import {
+  CsvFormatError,
+  NALM_VERSION,
+  NsrTaskError,
+  StoreError,
+  TaskConfigError,
+  UnknownModelError,
+  fastTrainer,
+} from '@nalm/bench';
+import { ReportInputError } from '../report/load.js';
+import { loadKernels } from '../node/kernels.js';
+import { UsageError } from './errors.js';
+import { calcCommand } from './calc.js';
+import { presetsCommand } from './presets.js';
+import type { ReportArgs } from './report.js';
+import { REPORT_FORMATS, reportCommand } from './report.js';
+import type { RunArgs } from './run.js';
+import { runCommand } from './run.js';
+import type { MergeArgs } from './merge.js';
+import { mergeCommand } from './merge.js';
+import type { NsrRunArgs } from './nsr.js';
+import { isNsrRun, runNsr } from './nsr.js';
+
+const USAGE_ERRORS = [
+  UsageError,
+  StoreError,
+  TaskConfigError,
+  CsvFormatError,
+  ReportInputError,
+  UnknownModelError,
+  NsrTaskError,
+];
+
+async function guarded(command: string, fn: () => Promise<number> | number): Promise<void> {
+  try {
+    process.exitCode = await fn();
+  } catch (e) {
+    if (USAGE_ERRORS.some((cls) => e instanceof cls)) {
+      process.stderr.write(`nalm ${command}: ${(e as Error).message}\n`);
+      process.exitCode = 2;
+    } else {
+      process.stderr.write(`nalm ${command}: internal error — please report it with the command you ran:\n`);
+      process.stderr.write(`${(e as Error)?.stack ?? String(e)}\n`);
+      process.exitCode = 1;
+    }
+  }
+}
+
+export async function main(argv: string[]): Promise<void> {
+  loadKernels();
+  // `nalm report … | head` closes stdout early: that is not an error.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
+  await yargs(argv)
+    .scriptName('nalm')
+    .usage('$0 <command> [options]\n\nThe extrapolation benchmark for neural arithmetic units.')
+    .command(
+      'run',
+      'Train a preset or an explicit grid over many seeds into a result store, then report it',
+      (y) =>
+        y
+          .option('preset', { type: 'string', describe: 'Named sweep (see `nalm presets`)' })
+          .option('model', {
+            type: 'string',
+            describe: 'Model(s), comma-separated: nmu, nau, nac-mul, nac, nalu, gated, linear, relu',
+          })
+          .option('op', {
+            type: 'string',
+            describe: 'Operation(s), comma-separated: add, sub, mul, div, squared, root',
+          })
+          .option('seeds', { type: 'string', describe: "Seeds: '0..99', '7' or '1,2,5'" })
+          .option('iterations', { type: 'number', describe: 'Training iterations per run' })
+          .option('out', { type: 'string', describe: 'Result store directory [default: results/<preset>]' })
+          .option('task', {
+            type: 'string',
+            choices: ['static', 'nsr-compare', 'nsr-piecewise', 'nsr-min', 'nsr-count'],
+            describe: 'Task: static arithmetic, or a Neural Status Register task (runs its preset)',
+          })
+          .option('epochs', {
+            type: 'number',
+            describe: "NSR tasks: full-batch epochs per run [default: the preset's]",
+          })
+          .option('input-size', { type: 'number', describe: 'Input size I [default: 100]' })
+          .option('subset', { type: 'number', describe: 'Subset ratio [default: 0.25]' })
+          .option('overlap', {
+            type: 'number',
+            describe: 'Overlap ratio, a fraction of the subset [default: 0.5]',
+          })
+          .option('subsets', { type: 'number', describe: 'Number of subsets [default: 2]' })
+          .option('interp', {
+            type: 'string',
+            describe: "Interpolation range: '1,2' or '-6,-2,2,6' [default: 1,2]",
+          })
+          .option('extrap', { type: 'string', describe: 'Extrapolation range [default: 2,6]' })
+          .option('simple', { type: 'boolean', describe: 'The simple variant (I = 4)' })
+          .option('hidden', { type: 'number', describe: 'Hidden width [default: 2]' })
+          .option('batch', { type: 'number', describe: 'Batch size [default: 128]' })
+          .option('lr', { type: 'number', describe: 'Adam learning rate [default: 1e-3]' })
+          .option('eval-every', { type: 'number', describe: 'Evaluate every N iterations [default: 1000]' })
+          .option('schedule', {
+            type: 'string',
+            describe: "Sparsity schedule: paper, scaled, none or 'LAMBDA,START,END'",
+          })
+          .option('engine', {
+            type: 'string',
+            describe: 'auto (fused path where supported), fast or tfjs [default: auto]',
+          })
+          .option('backend', {
+            type: 'string',
+            describe: 'tfjs backend for the tfjs engine: wasm or cpu [default: wasm]',
+          })
+          .option('max-replicas', {
+            type: 'number',
+            describe: 'Most seeds trained in one batch [default: 100]',
+          })
+          .option('workers', {
+            type: 'number',
+            describe: 'Worker threads training batches in parallel [default: number of cores]',
+          })
+          .option('shard', {
+            type: 'string',
+            describe: 'Train only shard K of N of the (configuration, seed) grid, K from 0 (e.g. 2/8)',
+          })
+          .option('report', {
+            type: 'boolean',
+            default: true,
+            describe: 'Write the report when done (--no-report to skip)',
+          })
+          .option('quiet', { type: 'boolean', describe: 'No progress output' })
+          .example('$0 run --preset quick', 'the quick look (< 5 minutes)')
+          .example('$0 run --preset nsr-compare-quick', 'Neural Status Register vs an MLP on > and =')
+          .example('$0 run --model nmu --op mul --seeds 0..9 --iterations 50000', 'an explicit grid'),
+      (a) =>
+        guarded('run', () =>
+          isNsrRun(a) ? runNsr(a as unknown as NsrRunArgs) : runCommand(a as unknown as RunArgs, fastTrainer),
+        ),
+    )
+    .command(
+      'report <inputs..>',
+      'Success rates with confidence intervals from result stores or a stable-nalu per-run CSV',
+      (y) =>
+        y
+          .positional('inputs', {
+            type: 'string',
+            array: true,
+            describe: 'Result store directories, records .jsonl or .csv files',
+          })
+          .option('paper-compat', {
+            type: 'boolean',
+            describe: "Reproduce the published analysis' statistics and thresholds",
+          })
+          .option('format', {
+            type: 'string',
+            describe: `Comma-separated: ${REPORT_FORMATS.join(', ')} [default: md]`,
+          })
+          .option('out', { type: 'string', describe: 'Write files into this directory instead of printing' })
+          .option('from', {
+            type: 'string',
+            describe: 'Input kind: nalm or stable-nalu [default: by file extension]',
+          })
+          .example('$0 report results/quick', 'print the markdown table')
+          .example(
+            '$0 report sft-last.csv --from stable-nalu --paper-compat --format csv',
+            'the published summary',
+          ),
+      (a) => guarded('report', () => reportCommand(a as unknown as ReportArgs)),
+    )
+    .command(
+      'merge <sources..>',
+      'Combine result stores (shards, machines) into one; duplicates are detected, conflicts reported',
+      (y) =>
+        y
+          .positional('sources', {
+            type: 'string',
+            array: true,
+            describe: 'Result store directories or records .jsonl files',
+          })
+          .option('out', {
+            type: 'string',
+            describe: 'The store to merge into (created if missing)',
+            demandOption: true,
+          })
+          .example('$0 merge shard-*/ --out results/all', 'after a cluster array job'),
+      (a) => guarded('merge', () => mergeCommand(a as unknown as MergeArgs)),
+    )
+    .command(
+      'presets',
+      'List the presets with their size',
+      (y) => y.option('json', { type: 'boolean', describe: 'Machine-readable output' }),
+      (a) => guarded('presets', () => presetsCommand(a.json === true)),
+    )
+    .command(calcCommand)
+    .demandCommand(1, 'Give a command: run, report, merge, presets or calc.')
+    .strict()
+    .recommendCommands()
+    .fail((msg, err) => {
+      if (err && !msg) throw err;
+      process.stderr.write(
+        `nalm: ${msg ?? err?.message}\nRun \`nalm --help\` or \`nalm <command> --help\` for the options.\n`,
+      );
+      process.exit(2);
+    })
+    .help()
+    .alias('h', 'help')
+    .version(NALM_VERSION)
+    .wrap(Math.min(110, process.stdout.columns || 100))
+    .parseAsync();
+}
+
+await main(hideBin(process.argv));

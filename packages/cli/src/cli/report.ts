@@ -1,0 +1,176 @@
+/** `nalm report`: summaries with confidence intervals from result stores or a stable-nalu CSV. */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { RunRecord } from '@nalm/bench';
+import { diskThresholdCache } from '../node/threshold-cache.js';
+import type { InputFormat } from '../report/load.js';
+import { detectFormat, loadRecords, loadStableNalu } from '../report/load.js';
+import type { Report } from '@nalm/bench';
+import {
+  formatJson,
+  formatLatex,
+  formatMarkdown,
+  reportFromRecords,
+  reportFromStableNalu,
+} from '@nalm/bench';
+import { formatPerRunCsv, formatSummaryCsv } from '@nalm/bench';
+import type { ThresholdCache } from '@nalm/bench';
+import { formatHtml } from '@nalm/bench';
+import { renderPlots } from '@nalm/bench';
+import { parseNames } from './args.js';
+import { UsageError } from './errors.js';
+
+/** Text formats (one file each, or stdout). */
+export const TEXT_REPORT_FORMATS = ['md', 'csv', 'tex', 'json', 'runs'] as const;
+export type TextReportFormat = (typeof TEXT_REPORT_FORMATS)[number];
+/** Plot formats: `html` (one self-contained page, report.html) and `svg` (one file per plot; needs --out). */
+export const PLOT_REPORT_FORMATS = ['html', 'svg'] as const;
+export type PlotReportFormat = (typeof PLOT_REPORT_FORMATS)[number];
+export const REPORT_FORMATS = [...TEXT_REPORT_FORMATS, ...PLOT_REPORT_FORMATS] as const;
+export type ReportFormat = (typeof REPORT_FORMATS)[number];
+
+const FILE_NAMES: Record<TextReportFormat, string> = {
+  md: 'report.md',
+  csv: 'summary.csv',
+  tex: 'report.tex',
+  json: 'report.json',
+  runs: 'runs.csv',
+};
+
+export interface ReportArgs {
+  inputs: string[];
+  'paper-compat'?: boolean;
+  format?: string;
+  out?: string;
+  from?: string;
+}
+
+/** The text of one format. `runs` (per-run CSV in stable-nalu's layout) needs nalm records. */
+export function renderReport(
+  report: Report,
+  records: readonly RunRecord[] | null,
+  format: TextReportFormat,
+): string {
+  switch (format) {
+    case 'md':
+      return formatMarkdown(report);
+    case 'tex':
+      return formatLatex(report);
+    case 'json':
+      return formatJson(report);
+    case 'csv':
+      return formatSummaryCsv(
+        report.groups.map((g) => ({
+          model: g.variant ? `${g.model} ${g.variant}` : g.model,
+          operation: g.operation,
+          summary: g.summary,
+        })),
+      );
+    case 'runs':
+      if (!records)
+        throw new UsageError('--format runs: per-run CSV export needs nalm result stores as input.');
+      return formatPerRunCsv(records);
+  }
+}
+
+export function writeReportFiles(
+  report: Report,
+  records: readonly RunRecord[] | null,
+  outDir: string,
+  formats: readonly TextReportFormat[],
+): string[] {
+  mkdirSync(outDir, { recursive: true });
+  return formats.map((f) => {
+    const path = join(outDir, FILE_NAMES[f]);
+    writeFileSync(path, renderReport(report, records, f));
+    return path;
+  });
+}
+
+/**
+ * `html`: the self-contained page (report.html in `outDir`, or the page's text when `outDir` is null);
+ * `svg`: one `<plot id>.svg` per plot in `outDir`. Returns the paths written, or the page.
+ */
+export async function writePlotFiles(
+  report: Report,
+  records: readonly RunRecord[] | null,
+  outDir: string | null,
+  formats: readonly PlotReportFormat[],
+  thresholdCache?: ThresholdCache,
+): Promise<{ written: string[]; page: string | null }> {
+  if (formats.length === 0) return { written: [], page: null };
+  const plots = await renderPlots(report, records, { thresholdCache });
+  const written: string[] = [];
+  let page: string | null = null;
+  if (formats.includes('html')) {
+    page = formatHtml(report, plots);
+    if (outDir !== null) {
+      mkdirSync(outDir, { recursive: true });
+      const path = join(outDir, 'report.html');
+      writeFileSync(path, page);
+      written.push(path);
+    }
+  }
+  if (formats.includes('svg') && outDir !== null) {
+    mkdirSync(outDir, { recursive: true });
+    for (const p of plots) {
+      const path = join(outDir, `${p.id}.svg`);
+      writeFileSync(path, p.svg);
+      written.push(path);
+    }
+  }
+  return { written, page };
+}
+
+export async function reportCommand(args: ReportArgs): Promise<number> {
+  if (args.inputs.length === 0) {
+    throw new UsageError(
+      'give at least one result store directory, records .jsonl file or stable-nalu .csv file.',
+    );
+  }
+  const formats = parseNames<ReportFormat>(args.format ?? 'md', REPORT_FORMATS, '--format', 'format');
+  if (formats.includes('svg') && args.out === undefined)
+    throw new UsageError('--format svg writes one file per plot: give an output directory with --out DIR.');
+  const textFormats = formats.filter((f): f is TextReportFormat =>
+    (TEXT_REPORT_FORMATS as readonly string[]).includes(f),
+  );
+  const plotFormats = formats.filter((f): f is PlotReportFormat =>
+    (PLOT_REPORT_FORMATS as readonly string[]).includes(f),
+  );
+  let from: InputFormat;
+  if (args.from === undefined) {
+    const kinds = new Set(args.inputs.map(detectFormat));
+    if (kinds.size > 1)
+      throw new UsageError('inputs mix nalm stores and CSV files; report them separately or pass --from.');
+    from = [...kinds][0]!;
+  } else if (args.from === 'nalm' || args.from === 'stable-nalu') from = args.from;
+  else throw new UsageError(`--from: use nalm or stable-nalu, got '${args.from}'.`);
+
+  const paperCompat = args['paper-compat'] === true;
+  let report: Report;
+  let records: RunRecord[] | null = null;
+  const thresholdCache = from === 'nalm' ? diskThresholdCache() : undefined;
+  if (from === 'stable-nalu') {
+    report = reportFromStableNalu(loadStableNalu(args.inputs), { paperCompat });
+  } else {
+    const loaded = loadRecords(args.inputs);
+    for (const p of loaded.problems)
+      process.stderr.write(`nalm: warning: ${p.file}:${p.line}: ${p.reason} (skipped)\n`);
+    if (loaded.records.length === 0) throw new UsageError(`no records found in ${args.inputs.join(', ')}.`);
+    records = loaded.records;
+    report = reportFromRecords(records, { paperCompat, thresholdCache });
+  }
+  if (args.out !== undefined) {
+    const written = writeReportFiles(report, records, args.out, textFormats);
+    written.push(...(await writePlotFiles(report, records, args.out, plotFormats, thresholdCache)).written);
+    process.stderr.write(`nalm: wrote ${written.join(', ')}\n`);
+  } else {
+    for (const f of formats) {
+      if (f === 'html') {
+        const { page } = await writePlotFiles(report, records, null, ['html'], thresholdCache);
+        process.stdout.write(page!);
+      } else if (f !== 'svg') process.stdout.write(renderReport(report, records, f));
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,367 @@
+/** `nalm run`: train a preset or an explicit grid into a result store, then write its report. */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BackendName } from '@nalm/units';
+import { initBackend } from '@nalm/units';
+import type { RunConfig } from '@nalm/bench';
+import { listModels } from '@nalm/bench';
+import { diskThresholdCache } from '../node/threshold-cache.js';
+import { createWorkerPool } from '../node/pool.js';
+import { availableParallelism } from 'node:os';
+import type { Preset } from '@nalm/bench';
+import { expandPreset, getPreset, presetSchedule, PRESETS } from '@nalm/bench';
+import { formatMarkdown, reportFromRecords } from '@nalm/bench';
+import type { Engine, FastTrainer, Shard, SweepEvent } from '@nalm/bench';
+import { modelCost, runSweep } from '@nalm/bench';
+import { openStore } from '../store/index.js';
+import type { Op } from '@nalm/bench';
+import { OPS, parseRange } from '@nalm/bench';
+import { checkInt, checkNumber, parseNames, parseSeeds } from './args.js';
+import { UsageError } from './errors.js';
+import { writePlotFiles, writeReportFiles } from './report.js';
+import { NALM_VERSION } from '@nalm/bench';
+
+export interface RunArgs {
+  preset?: string;
+  model?: string;
+  op?: string;
+  seeds?: string;
+  iterations?: number;
+  out?: string;
+  'input-size'?: number;
+  subset?: number;
+  overlap?: number;
+  subsets?: number;
+  interp?: string;
+  extrap?: string;
+  simple?: boolean;
+  hidden?: number;
+  batch?: number;
+  lr?: number;
+  'eval-every'?: number;
+  schedule?: string;
+  engine?: string;
+  backend?: string;
+  'max-replicas'?: number;
+  quiet?: boolean;
+  report?: boolean;
+  workers?: number;
+  shard?: string;
+}
+
+/** What an interrupted run prints: how much is stored and how to resume. */
+export function interruptedMessage(seconds: number, trained: number, out: string): string {
+  return `nalm: interrupted after ${seconds.toFixed(0)} s; ${trained} new run(s) stored in ${out}. Run the same command again to resume.\n`;
+}
+
+/** `K/N` with 0 ≤ K < N: this process trains shard K of N (e.g. a cluster array task index). */
+export function parseShard(text: string): Shard {
+  const m = /^(\d+)\/(\d+)$/.exec(String(text).trim());
+  if (!m)
+    throw new UsageError(
+      `--shard ${JSON.stringify(text)}: use K/N, e.g. 0/4 (shards are numbered from 0 to N − 1).`,
+    );
+  const index = Number(m[1]);
+  const count = Number(m[2]);
+  if (count < 1) throw new UsageError(`--shard ${text}: N must be at least 1.`);
+  if (index >= count) {
+    throw new UsageError(`--shard ${text}: K must be from 0 to ${count - 1} (shards are numbered from 0).`);
+  }
+  return { index, count };
+}
+
+/** The preset (or the defaults for an explicit grid) with every flag applied and validated. */
+export function resolveRun(args: RunArgs): { name: string; configs: RunConfig[]; seeds: number[] } {
+  const base: Preset = args.preset
+    ? getPresetOrUsage(args.preset)
+    : {
+        name: 'custom',
+        description: 'explicit flags',
+        models: [],
+        ops: [],
+        seeds: 10,
+        iterations: 100_000,
+        task: {},
+        schedules: 'scaled',
+        hidden: 2,
+        batch: 128,
+        lr: 1e-3,
+        evalEvery: 1000,
+        modelLr: true,
+      };
+  if (!args.preset && (args.model === undefined || args.op === undefined)) {
+    throw new UsageError(
+      `give --preset NAME (one of ${PRESETS.map((p) => p.name).join(', ')}) or both --model and --op (e.g. --model nmu --op mul).`,
+    );
+  }
+  const p: Preset = { ...base, task: { ...base.task } };
+  if (args.model !== undefined)
+    p.models = parseNames(
+      args.model,
+      listModels().map((m) => m.name),
+      '--model',
+      'model',
+    );
+  if (args.op !== undefined) p.ops = parseNames<Op>(args.op, OPS, '--op', 'operation');
+  if (args.iterations !== undefined) p.iterations = checkInt(args.iterations, '--iterations', 1);
+  if (args.hidden !== undefined) p.hidden = checkInt(args.hidden, '--hidden', 1, 4096);
+  if (args.batch !== undefined) p.batch = checkInt(args.batch, '--batch', 1, 1_000_000);
+  if (args.lr !== undefined) {
+    p.lr = checkNumber(args.lr, '--lr', 0);
+    p.modelLr = false; // an explicit rate applies to every model
+  }
+  if (args['eval-every'] !== undefined) p.evalEvery = checkInt(args['eval-every'], '--eval-every', 1);
+  if (args['input-size'] !== undefined)
+    p.task.inputSize = checkInt(args['input-size'], '--input-size', 1, 100_000);
+  if (args.subset !== undefined) p.task.subsetRatio = checkNumber(args.subset, '--subset', 0, 1);
+  if (args.overlap !== undefined) p.task.overlapRatio = Number(args.overlap);
+  if (args.subsets !== undefined) p.task.numSubsets = checkInt(args.subsets, '--subsets', 1);
+  if (args.simple !== undefined) {
+    p.task.simple = args.simple;
+    if (args.simple && args['input-size'] === undefined) p.task.inputSize = 4;
+  }
+  for (const [flag, field] of [
+    ['interp', 'interpolation'],
+    ['extrap', 'extrapolation'],
+  ] as const) {
+    const text = args[flag];
+    if (text !== undefined) {
+      p.ranges = undefined; // explicit ranges replace a preset's range sweep
+      try {
+        p.task[field] = parseRange(String(text), field);
+      } catch (e) {
+        throw new UsageError(`--${flag}: ${(e as Error).message}`);
+      }
+    }
+  }
+  let scheduleOverride: RunConfig['schedule'] | undefined;
+  if (args.schedule !== undefined) {
+    const s = String(args.schedule);
+    if (s === 'paper' || s === 'scaled') p.schedules = s;
+    // λ̂ = 0, not null: a null schedule means "the model's default" in a RunConfig.
+    else if (s === 'none') scheduleOverride = { lambda: 0, start: 0, end: 0 };
+    else {
+      const parts = s.split(',').map(Number);
+      if (parts.length !== 3 || parts.some((v) => !Number.isFinite(v) || v < 0) || parts[2]! < parts[1]!) {
+        throw new UsageError(
+          `--schedule ${JSON.stringify(s)}: use 'paper', 'scaled', 'none' or 'LAMBDA,START,END' (e.g. 10,6000,12000).`,
+        );
+      }
+      scheduleOverride = { lambda: parts[0]!, start: parts[1]!, end: parts[2]! };
+    }
+  }
+  const seeds =
+    args.seeds !== undefined ? parseSeeds(String(args.seeds)) : Array.from({ length: p.seeds }, (_, i) => i);
+  let configs: RunConfig[];
+  try {
+    configs = expandPreset(p);
+  } catch (e) {
+    // Task validation names the field; map it to the flag a user typed.
+    throw new UsageError(`invalid task: ${(e as Error).message}`);
+  }
+  if (scheduleOverride !== undefined) configs = configs.map((c) => ({ ...c, schedule: scheduleOverride! }));
+  else
+    configs = configs.map((c) => ({
+      ...c,
+      schedule: presetSchedule(c.model, p.schedules, p.iterations, p.paperIterations),
+    }));
+  return { name: p.name, configs, seeds };
+}
+
+function getPresetOrUsage(name: string): Preset {
+  try {
+    return getPreset(name);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+function parseEngine(v: string | undefined): Engine {
+  const e = v ?? 'auto';
+  if (e !== 'auto' && e !== 'fast' && e !== 'tfjs')
+    throw new UsageError(`--engine: use auto, fast or tfjs, got '${e}'.`);
+  return e;
+}
+
+function parseBackend(v: string | undefined): BackendName {
+  const b = v ?? 'wasm';
+  if (b !== 'wasm' && b !== 'cpu') throw new UsageError(`--backend: use wasm or cpu, got '${b}'.`);
+  return b;
+}
+
+/**
+ * Progress for people: on a terminal one updating line with a bar; in logs (not a TTY) a plain line
+ * every ~10 s. Always on stderr, so stdout (the report) stays clean when piped.
+ */
+function progressPrinter(quiet: boolean) {
+  const tty = process.stderr.isTTY === true;
+  let lastPlain = 0;
+  // Progress and ETA count work = seed-iterations × the model's relative cost, so that slow models
+  // (trained first) do not make the ETA wildly pessimistic; the rate shown is plain seed-it/s.
+  let totalWork = 0;
+  let finishedWork = 0;
+  let finishedSeedIts = 0;
+  let runsDone = 0;
+  let runsTotal = 0;
+  let solvedDone = 0;
+  const active = new Map<
+    number,
+    { seedIts: number; cost: number; solved: number; alive: number; replicas: number }
+  >();
+  const started = Date.now();
+  const line = () => {
+    let work = finishedWork;
+    let seedIts = finishedSeedIts;
+    let solved = solvedDone;
+    let diverged = 0;
+    for (const a of active.values()) {
+      work += a.seedIts * a.cost;
+      seedIts += a.seedIts;
+      solved += a.solved;
+      diverged += a.replicas - a.alive;
+    }
+    const frac = totalWork > 0 ? work / totalWork : 1;
+    const elapsed = (Date.now() - started) / 1000;
+    const rate = elapsed > 0 ? seedIts / elapsed : 0;
+    const eta = work > 0 ? (elapsed * (totalWork - work)) / work : NaN;
+    const width = 24;
+    const bar = '#'.repeat(Math.round(frac * width)).padEnd(width, '-');
+    return (
+      `[${bar}] ${(100 * frac).toFixed(0).padStart(3)}%  runs ${runsDone}/${runsTotal}  ` +
+      `${Math.round(rate).toLocaleString('en')} seed-it/s  ETA ${Number.isFinite(eta) ? formatSeconds(eta) : '?'}  ` +
+      `solved so far ${solved}${diverged ? `, diverged ${diverged}` : ''}`
+    );
+  };
+  return (e: SweepEvent) => {
+    if (quiet) return;
+    if (e.type === 'plan') {
+      runsTotal = e.pending;
+      totalWork = e.work;
+      process.stderr.write(
+        `nalm: ${e.cells} runs, ${e.done} already in the store, ${e.pending} to train in ${e.batches} batch(es).\n`,
+      );
+      return;
+    }
+    if (e.type === 'batch-start') {
+      active.set(e.batch.index, {
+        seedIts: 0,
+        cost: modelCost(e.batch.replicas[0]!.config.model),
+        solved: 0,
+        alive: e.batch.replicas.length,
+        replicas: e.batch.replicas.length,
+      });
+      return;
+    }
+    if (e.type === 'progress') {
+      const p = e.progress;
+      active.set(e.batch.index, {
+        seedIts: p.iteration * p.replicas,
+        cost: modelCost(e.batch.replicas[0]!.config.model),
+        solved: p.solved.filter(Boolean).length,
+        alive: p.alive,
+        replicas: p.replicas,
+      });
+    }
+    if (e.type === 'batch-done') {
+      active.delete(e.batch.index);
+      const seedIts = e.records.reduce((a, r) => a + r.config.iterations, 0);
+      finishedSeedIts += seedIts;
+      finishedWork += seedIts * modelCost(e.records[0]!.config.model);
+      runsDone += e.records.length;
+      const solved = e.records.filter((r) => r.solved).length;
+      solvedDone += solved;
+      const c = e.records[0]!.config;
+      const ops = [...new Set(e.records.map((r) => r.config.task.op))].join(',');
+      if (tty) process.stderr.write('\r\x1b[K');
+      process.stderr.write(
+        `  ${c.model} ${ops}: ${solved}/${e.records.length} solved (batch ${e.batch.index + 1}/${e.batch.count}, ${e.seconds.toFixed(1)} s)\n`,
+      );
+    }
+    const now = Date.now();
+    if (tty) process.stderr.write(`\r\x1b[K${line()}`);
+    else if (now - lastPlain > 10_000) {
+      lastPlain = now;
+      process.stderr.write(`${line()}\n`);
+    }
+  };
+}
+
+function formatSeconds(s: number): string {
+  if (s < 90) return `${Math.ceil(s)} s`;
+  if (s < 5400) return `${Math.round(s / 60)} min`;
+  return `${(s / 3600).toFixed(1)} h`;
+}
+
+export async function runCommand(args: RunArgs, fast?: FastTrainer): Promise<number> {
+  const { name, configs, seeds } = resolveRun(args);
+  const engine = parseEngine(args.engine);
+  const backend = parseBackend(args.backend);
+  const maxReplicas =
+    args['max-replicas'] !== undefined ? checkInt(args['max-replicas'], '--max-replicas', 1) : undefined;
+  const workers =
+    args.workers !== undefined ? checkInt(args.workers, '--workers', 1, 1024) : availableParallelism();
+  const shard = args.shard !== undefined ? parseShard(args.shard) : undefined;
+  const out = args.out ?? join('results', name);
+  const store = openStore(out, { create: true, nalmVersion: NALM_VERSION });
+  const existing = store.read();
+  for (const p of existing.problems) {
+    process.stderr.write(`nalm: warning: ${p.file}:${p.line}: ${p.reason} (line skipped, left in place)\n`);
+  }
+  await initBackend(backend);
+  // One worker runs in this thread; more run on a pool of worker threads.
+  const pool = workers > 1 ? createWorkerPool({ workers, backend }) : null;
+  let stop = false;
+  const onSignal = (sig: string) => {
+    if (stop) process.exit(130);
+    stop = true;
+    pool?.stop();
+    process.stderr.write(
+      `\nnalm: ${sig} — stopping after the current evaluation; finished runs are kept. (Again to quit now.)\n`,
+    );
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const thresholdCache = diskThresholdCache();
+  const started = Date.now();
+  const result = await runSweep({
+    configs,
+    seeds,
+    store,
+    engine,
+    fast,
+    maxReplicas,
+    thresholdCache,
+    onEvent: progressPrinter(args.quiet === true),
+    shouldStop: () => stop,
+    shard,
+    executor: pool?.execute,
+    concurrency: workers,
+  }).finally(() => pool?.close());
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  const seconds = (Date.now() - started) / 1000;
+  if (result.interrupted) {
+    process.stderr.write(interruptedMessage(seconds, result.trained, out));
+    return 130;
+  }
+  if (args.quiet !== true) {
+    process.stderr.write(
+      `\nnalm: trained ${result.trained} run(s) in ${seconds.toFixed(1)} s with ${workers} worker(s) ` +
+        `(${result.skipped} already done${shard ? `, ${result.otherShards} left to other shards` : ''}) → ${out}\n`,
+    );
+  }
+  if (args.report !== false) {
+    const { records } = store.read();
+    const report = reportFromRecords(records, { thresholdCache });
+    const md = formatMarkdown(report); // exactly report.md, so a piped stdout equals the file
+    mkdirSync(out, { recursive: true });
+    writeReportFiles(report, records, out, ['md', 'csv', 'json']);
+    await writePlotFiles(report, records, out, ['html'], thresholdCache);
+    process.stdout.write(md);
+    if (args.quiet !== true)
+      process.stderr.write(
+        `nalm: report written to ${join(out, 'report.md')} and ${join(out, 'report.html')}\n`,
+      );
+  }
+  return 0;
+}

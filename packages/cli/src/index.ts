@@ -1,0 +1,14 @@
+/**
+ * @nalm/cli — the Node side of the benchmark: the `nalm` command, the result store on disk (resume,
+ * merge), worker threads, the on-disk threshold cache and the wasm kernel loader. The browser-safe
+ * core (tasks, trainers, statistics, reports) is @nalm/bench.
+ */
+export * from './store/index.js';
+export { loadKernels } from './node/kernels.js';
+export { createWorkerPool } from './node/pool.js';
+export type { WorkerPool } from './node/pool.js';
+export { diskThresholdCache } from './node/threshold-cache.js';
+export { ReportInputError, detectFormat, loadRecords, loadStableNalu } from './report/load.js';
+export type { InputFormat } from './report/load.js';
+export { NSR_RECORDS_FILE, openNsrStore } from './nsr/store.js';
+export type { NsrStore, NsrStoreProblem } from './nsr/store.js';

@@ -1,0 +1,70 @@
+/**
+ * Runs sweep batches on a pool of worker threads (piscina), one batch per worker at a time. The
+ * workers run the same code as this module: compiled JavaScript when installed, the TypeScript
+ * sources (through tsx) in the workspace's tests.
+ */
+import { createRequire } from 'node:module';
+import { MessageChannel } from 'node:worker_threads';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Piscina } from 'piscina';
+import type { BackendName } from '@nalm/units';
+import type { RunRecord } from '@nalm/bench';
+import type { BatchExecutor, SweepBatch } from '@nalm/bench';
+import type { TrainProgress } from '@nalm/bench';
+import type { WorkerTask } from './worker.js';
+
+export interface WorkerPool {
+  execute: BatchExecutor;
+  /** Ask running batches to stop at their next evaluation. */
+  stop(): void;
+  close(): Promise<void>;
+}
+
+export function createWorkerPool(opts: {
+  workers: number;
+  backend: BackendName;
+  setupModules?: string[];
+}): WorkerPool {
+  const fromSource = import.meta.url.endsWith('.ts');
+  const filename = fileURLToPath(new URL(fromSource ? './worker.ts' : './worker.js', import.meta.url));
+  const execArgv = process.execArgv.filter((a) => !a.startsWith('--inspect'));
+  if (fromSource) {
+    // tsx is resolved from this package, not the working directory, and the workers read the
+    // workspace's sources like their parent (the `@nalm/source` export condition).
+    const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+    execArgv.push('--conditions=@nalm/source', '--import', tsx);
+  }
+  const pool = new Piscina({
+    filename,
+    minThreads: opts.workers,
+    maxThreads: opts.workers,
+    execArgv,
+    idleTimeout: 60_000,
+  });
+  const stop = new SharedArrayBuffer(4);
+  return {
+    async execute(batch: SweepBatch, onProgress: (p: TrainProgress) => void): Promise<RunRecord[] | null> {
+      const { port1, port2 } = new MessageChannel();
+      port1.on('message', (p: TrainProgress) => onProgress(p));
+      const task: WorkerTask = {
+        replicas: batch.replicas,
+        engine: batch.engine,
+        backend: opts.backend,
+        stop,
+        port: port2,
+        setupModules: opts.setupModules ?? [],
+      };
+      try {
+        return (await pool.run(task, { transferList: [port2] })) as RunRecord[] | null;
+      } finally {
+        port1.close();
+      }
+    },
+    stop() {
+      Atomics.store(new Int32Array(stop), 0, 1);
+    },
+    async close() {
+      await pool.destroy();
+    },
+  };
+}
