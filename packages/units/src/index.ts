@@ -15,7 +15,15 @@ export {
 } from './unit.js';
 export type { RegularizationWeights, UnitLayerArgs, UnitLayerBaseArgs } from './layer.js';
 export { ConstrainUnits, UnitLayer, applyUnitConstraints, modelSparsityError, unitLayers } from './layer.js';
-export { initBackend, type BackendName } from './backend.js';
+export {
+  BackendFallbackError,
+  backendFallbackReason,
+  initBackend,
+  type BackendName,
+  type InitBackendOptions,
+  type WasmBinaryName,
+  type WasmPaths,
+} from './backend.js';
 
 export { NAC, nacDef, nacInitRange, nacWeight, nacWeightVariance, type NacOptions } from './nac.js';
 export { MulNAC, mulNacDef, logSpaceProduct, type MulNacOptions } from './mul-nac.js';

@@ -3,6 +3,9 @@
  * tfjs's own `file://` handler needs tfjs-node, which cannot be installed everywhere.
  */
 import * as tf from '@tensorflow/tfjs';
+// The unit layers register their classes with tfjs when their modules load: without this import,
+// `loadModel` from '@nalm/units/node' alone fails with `Unknown layer: NAU`.
+import './index.js';
 import { mkdirSync, readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
@@ -75,7 +78,10 @@ export async function saveModel(model: tf.LayersModel, dir: string): Promise<tf.
   return model.save(fileSystemHandler(dir));
 }
 
-/** Load a model saved by `saveModel`. Import '@nalm/units' first so the unit layers are registered. */
+/**
+ * Load a model saved by `saveModel`. Every @nalm/units layer is registered by this module; layers
+ * from other packages (e.g. @nalm/calculator's) need their package imported first.
+ */
 export async function loadModel(dir: string): Promise<tf.LayersModel> {
   return tf.loadLayersModel(fileSystemHandler(dir));
 }
