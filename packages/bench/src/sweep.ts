@@ -83,7 +83,8 @@ export interface SweepOptions {
   store: RecordSink;
   /** 'auto' (default): the fused path where it supports the model, tfjs elsewhere. */
   engine?: Engine;
-  fast?: FastTrainer;
+  /** The fused trainer (`fastTrainer`, which is `undefined` where it is not built in). */
+  fast?: FastTrainer | undefined;
   /** Most replicas trained in one tfjs batch (default 100; bigger batches amortise per-op overhead). */
   maxReplicas?: number;
   /** Most replicas in one fused-path batch (default 10: small batches spread evenly over workers). */
