@@ -20,6 +20,11 @@ export default tseslint.config(
     },
   },
   {
+    // The browser test page's own code (bundled by benchmarks/browser/run.mjs).
+    files: ['benchmarks/browser/page.mjs'],
+    languageOptions: { globals: { ...globals.browser } },
+  },
+  {
     // What runs in a browser must: no Node modules or globals in these packages' sources (their
     // build also compiles them without Node's types).
     files: ['packages/units/src/**/*.ts', 'packages/calculator/src/**/*.ts', 'packages/bench/src/**/*.ts'],

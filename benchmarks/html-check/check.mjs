@@ -10,29 +10,14 @@
 //   node benchmarks/html-check/check.mjs REPORT.html [--screenshot OUT.png] [--width 1280]
 //   node benchmarks/html-check/check.mjs --self-test   (a broken page must fail every check)
 //
-// It talks to Chromium over the DevTools protocol on a pipe (--remote-debugging-pipe: fds 3 and 4,
-// NUL-separated JSON), so it needs neither a WebSocket library nor a network port. Debian's
-// chromium: `apt-get update && apt-get install -y chromium` (or set $CHROMIUM to a binary).
-import { spawn, spawnSync } from 'node:child_process';
+// Chromium is driven over the DevTools protocol by ../chromium/cdp.mjs (a pipe, no network port).
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { Cdp, FLAGS, findChromium, remoteText } from '../chromium/cdp.mjs';
 
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-extensions',
-  '--hide-scrollbars',
-  '--mute-audio',
-  '--remote-debugging-pipe',
-];
 const TIMEOUT_MS = 90_000;
 
 function usage(msg) {
@@ -42,73 +27,6 @@ function usage(msg) {
   );
   process.exit(2);
 }
-
-function findChromium() {
-  const candidates = [process.env.CHROMIUM, 'chromium', 'chromium-browser', 'google-chrome'].filter(Boolean);
-  for (const c of candidates) {
-    const r = spawnSync(c, ['--version'], { encoding: 'utf8' });
-    if (r.status === 0) return { bin: c, version: r.stdout.trim() };
-  }
-  usage(
-    'no Chromium found. Install it with `apt-get update && apt-get install -y chromium` or set $CHROMIUM.',
-  );
-}
-
-/** A DevTools-protocol connection over Chromium's pipe. */
-class Cdp {
-  constructor(child) {
-    this.child = child;
-    this.nextId = 1;
-    this.pending = new Map();
-    this.listeners = [];
-    this.buffer = '';
-    child.stdio[4].on('data', (chunk) => {
-      this.buffer += chunk.toString('utf8');
-      let i;
-      while ((i = this.buffer.indexOf('\0')) >= 0) {
-        const msg = JSON.parse(this.buffer.slice(0, i));
-        this.buffer = this.buffer.slice(i + 1);
-        if (msg.id !== undefined && this.pending.has(msg.id)) {
-          const { resolve: ok, reject, method } = this.pending.get(msg.id);
-          this.pending.delete(msg.id);
-          if (msg.error) reject(new Error(`${method}: ${msg.error.message}`));
-          else ok(msg.result);
-        } else if (msg.method) {
-          for (const l of this.listeners) l(msg);
-        }
-      }
-    });
-  }
-  send(method, params = {}, sessionId) {
-    const id = this.nextId++;
-    const msg = { id, method, params, ...(sessionId ? { sessionId } : {}) };
-    return new Promise((ok, reject) => {
-      this.pending.set(id, { resolve: ok, reject, method });
-      this.child.stdio[3].write(`${JSON.stringify(msg)}\0`);
-    });
-  }
-  on(fn) {
-    this.listeners.push(fn);
-  }
-  waitFor(pred, ms, what) {
-    return new Promise((ok, reject) => {
-      const t = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-      this.on((m) => {
-        if (pred(m)) {
-          clearTimeout(t);
-          ok(m);
-        }
-      });
-    });
-  }
-}
-
-const remoteText = (args = []) =>
-  args
-    .map((a) =>
-      a.value !== undefined ? String(a.value) : (a.description ?? a.unserializableValue ?? a.type),
-    )
-    .join(' ');
 
 /**
  * Opens `file` and returns { problems, info }: problems are strings, each a reason to fail.
@@ -301,7 +219,7 @@ async function selfTest(chromium) {
 
 async function main() {
   const args = process.argv.slice(2);
-  const chromium = findChromium();
+  const chromium = findChromium(usage);
   if (args.includes('--self-test')) return selfTest(chromium);
   const opt = (name) => {
     const i = args.indexOf(name);
