@@ -8,6 +8,10 @@ import { registerModel } from '../src/models/registry.js';
 import { defaultStaticTask } from '../src/tasks/static.js';
 import { trainReplicas } from '../src/train/replicas.js';
 import type { ReplicaSpec } from '../src/train/replicas.js';
+import type { RunRecord } from '../src/record.js';
+import type { ResultStore } from '../src/store/index.js';
+import type { SweepOptions } from '../src/sweep.js';
+import { runSweep } from '../src/sweep.js';
 
 const config = (over: Partial<RunConfig> = {}): RunConfig => ({
   task: defaultStaticTask({ op: 'add', inputSize: 20 }),
@@ -127,3 +131,74 @@ for (const backend of ['cpu', 'wasm'] as const) {
     });
   });
 }
+
+/**
+ * A record is a function of (configuration, seed) on the tfjs engine too, whatever shares its batch:
+ * I = 100 makes the dot products long enough (> 48 terms) that the wasm backend's two matrix
+ * product kernels (XNNPACK for one pair, a blocked loop for a batch) would sum them differently.
+ */
+describe('tfjs engine: records independent of batch mates (wasm, I = 100)', () => {
+  beforeAll(async () => {
+    expect(await initBackend('wasm')).toBe('wasm');
+  });
+  const grid = (
+    [
+      ['nmu', 'mul'],
+      ['nalu', 'add'],
+    ] as const
+  ).map(([model, op]) =>
+    config({
+      model,
+      task: defaultStaticTask({ op, inputSize: 100 }),
+      iterations: 40,
+      evalEvery: 20,
+      schedule: null,
+    }),
+  );
+  const seeds = [0, 1, 2, 3, 4];
+  /** A store that keeps records in memory (runSweep only appends and asks what is done). */
+  const memoryStore = () => {
+    const records: RunRecord[] = [];
+    const store = {
+      doneKeys: () => new Set(records.map((r) => `${r.key}:${r.seed}`)),
+      appendMany: (rs: readonly RunRecord[]) => void records.push(...rs),
+    } as unknown as ResultStore;
+    return { store, records };
+  };
+  const sweep = async (over: Partial<SweepOptions>) => {
+    const { store, records } = memoryStore();
+    await runSweep({ configs: grid, seeds, store, engine: 'tfjs', ...over });
+    return new Map(records.map((r) => [`${r.key}:${r.seed}`, r]));
+  };
+
+  it('batch sizes 1, 3 and the default, and two shards, give identical records', async () => {
+    const whole = await sweep({});
+    expect(whole.size).toBe(grid.length * seeds.length);
+    const runs = {
+      'max-replicas 1': await sweep({ maxReplicas: 1 }),
+      'max-replicas 3': await sweep({ maxReplicas: 3 }),
+      'shards 0/2 + 1/2': new Map([
+        ...(await sweep({ shard: { index: 0, count: 2 } })),
+        ...(await sweep({ shard: { index: 1, count: 2 } })),
+      ]),
+    };
+    for (const [name, run] of Object.entries(runs)) {
+      expect([...run.keys()].sort(), name).toEqual([...whole.keys()].sort());
+      for (const [id, r] of whole) expect(run.get(id), `${name}: ${id}`).toEqual(r);
+    }
+    // Not vacuous: seeds differ, and training moved the curve.
+    const [a, b] = [...whole.values()];
+    expect(a!.curve).not.toEqual(b!.curve);
+    expect(a!.curve.at(-1)!.interpolation).not.toBe(a!.curve[0]!.interpolation);
+  });
+
+  it('the evaluation chunk size does not change a record', async () => {
+    const c = grid[0]!;
+    const big = (await trainReplicas({ replicas: specs(c, [0, 1, 2]) }))!;
+    const chunked = (await trainReplicas({
+      replicas: specs(c, [0, 1, 2]),
+      evalChunkElements: 3 * 100 * 777,
+    }))!;
+    expect(chunked).toEqual(big);
+  });
+});
