@@ -15,6 +15,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { canonicalJson, configKey } from '../../bench/src/config.js';
 import type { RunConfig } from '../../bench/src/config.js';
 import type { RunRecord } from '../../bench/src/record.js';
+import { curveOutcome } from '../../bench/src/success.js';
+import { defaultStaticTask } from '../../bench/src/tasks/static.js';
 import {
   StoreError,
   canonicalRecord,
@@ -25,10 +27,10 @@ import {
   recordLine,
 } from '../src/store/index.js';
 
-// RunConfig is opaque to the store; tests build plain JSON configs.
+// A valid configuration (the store checks them on write and read); variants differ in input size.
 function config(variant = 0): RunConfig {
   return {
-    task: { op: 'mul', inputSize: 2, variant },
+    task: defaultStaticTask({ op: 'mul', inputSize: 10 + variant }),
     model: 'nmu',
     hidden: 2,
     batch: 64,
@@ -37,12 +39,13 @@ function config(variant = 0): RunConfig {
     evalEvery: 50,
     schedule: null,
     oobWeight: 0,
-  } as unknown as RunConfig;
+  };
 }
 
+/** A valid record; its outcome fields follow its curve and threshold unless `extra` sets them. */
 function rec(seed: number, variant = 0, extra: Partial<RunRecord> = {}): RunRecord {
   const c = config(variant);
-  return {
+  const r = {
     v: 1,
     key: configKey(c),
     config: c,
@@ -61,6 +64,7 @@ function rec(seed: number, variant = 0, extra: Partial<RunRecord> = {}): RunReco
     iterations: 100,
     ...extra,
   };
+  return { ...r, ...curveOutcome(r.curve, r.threshold), ...extra } as RunRecord;
 }
 
 const id = (r: RunRecord) => `${r.key}:${r.seed}`;
@@ -139,18 +143,12 @@ describe('openStore / append / read', () => {
     const store = openStore(dir, { create: true });
     let seed = 0;
     fc.assert(
-      fc.property(
-        fc.array(point, { maxLength: 5 }),
-        real,
-        fc.option(real),
-        fc.string(),
-        (curve, threshold, se, reason) => {
-          const r = rec(seed++, 0, { curve, threshold, sparsityError: se, diverged: { step: 1, reason } });
-          store.append(r);
-          const back = store.read().records.at(-1);
-          expect(back).toEqual(r);
-        },
-      ),
+      fc.property(fc.array(point, { maxLength: 5 }), real, fc.string(), (curve, threshold, reason) => {
+        const r = rec(seed++, 0, { curve, threshold, diverged: { step: 1, reason } });
+        store.append(r);
+        const back = store.read().records.at(-1);
+        expect(back).toEqual(r);
+      }),
       { numRuns: 60 },
     );
   });
@@ -294,7 +292,9 @@ describe('bad lines', () => {
     const store = openStore(dir, { create: true });
     store.append(rec(0));
     const before = readFileSync(join(dir, 'records.jsonl'), 'utf8');
-    expect(() => store.append({ ...rec(1), key: rec(1, 1).key })).toThrow(/is not configKey\(config\)/);
+    expect(() => store.append({ ...rec(1), key: rec(1, 1).key })).toThrow(
+      /is not the key of its configuration/,
+    );
     expect(() => store.append({ ...rec(1), seed: 1.5 })).toThrow(StoreError);
     expect(() => store.appendMany([rec(2), { ...rec(3), solved: 'yes' as unknown as boolean }])).toThrow(
       /records\.jsonl: refusing to append record [0-9a-f]{16}:3: not a valid record: solved: expected a boolean/,
@@ -303,11 +303,41 @@ describe('bad lines', () => {
   });
 });
 
+describe('validation on read (the rules of write)', () => {
+  it('a parseable but altered line is reported with file:line, skipped, and not counted as done', () => {
+    const dir = join(tmp, 'run');
+    const store = openStore(dir, { create: true });
+    store.appendMany([rec(0), rec(1)]);
+    const file = join(dir, 'records.jsonl');
+    const line = (r: unknown) => appendFileSync(file, `${JSON.stringify(r)}\n`);
+    const good = JSON.parse(recordLine(rec(2)));
+    line({ ...good, key: rec(2, 1).key }); // 3: key of another configuration
+    line({ ...good, config: {}, key: configKey({} as RunConfig), solved: true }); // 4: empty config
+    line({ ...JSON.parse(recordLine(rec(3, 0, { threshold: 1e-9 }))), solved: true }); // 5: flipped outcome
+    line({ ...good, config: { ...good.config, lr: -1 }, key: configKey({ ...good.config, lr: -1 }) }); // 6
+    line({ ...good, iterations: 1000 }); // 7: more iterations than configured
+    const { records, problems } = store.read();
+    expect(records).toEqual([rec(0), rec(1)]);
+    expect(problems.map((p) => [p.file, p.line])).toEqual([3, 4, 5, 6, 7].map((n) => [file, n]));
+    expect(problems.map((p) => p.reason)).toEqual([
+      expect.stringMatching(/key [0-9a-f]{16} is not the key of its configuration/),
+      expect.stringMatching(/config\.task: missing/),
+      expect.stringMatching(/solved is true but its curve and threshold give false/),
+      expect.stringMatching(/config\.lr: expected a number > 0/),
+      expect.stringMatching(/iterations: expected at most config\.iterations = 100/),
+    ]);
+    expect(store.doneKeys()).toEqual(new Set([id(rec(0)), id(rec(1))]));
+    // Skipped, not repaired: a valid record for the cell can still be appended and is then read.
+    store.append(rec(2));
+    expect(store.read().records).toEqual([rec(0), rec(1), rec(2)]);
+  });
+});
+
 describe('duplicates', () => {
   it('keeps the first; identical duplicates are notes, conflicting ones problems', () => {
     const dir = join(tmp, 'run');
     const store = openStore(dir, { create: true });
-    const conflicting = rec(1, 0, { solved: false, solvedAt: null });
+    const conflicting = rec(1, 0, { threshold: 1e-9 }); // not solved
     // Key order differs but content is identical: still an identical duplicate.
     const reordered = JSON.stringify(JSON.parse(canonicalJson(JSON.parse(recordLine(rec(0))))));
     store.appendMany([rec(0), rec(1)]);

@@ -5,12 +5,20 @@
  * So the measured real-valued fields (`threshold`, `sparsityError`, and `interpolation`,
  * `extrapolation`, `sparsityError` of each curve point) are written as the strings `"NaN"`,
  * `"Infinity"`, `"-Infinity"` when not finite and decoded back to numbers on read. Everything else
- * is plain JSON; `config` is opaque here (any JSON object), and unknown extra fields are kept.
+ * is plain JSON; unknown extra fields are kept.
+ *
+ * The same checks run on write (`recordLine`) and on read (`parseRecordLine`), so a line that was
+ * edited, corrupted or written by something else is never counted as a finished run: the shape of
+ * every field, a valid run configuration, `key` = configKey(config), and the outcome fields
+ * (`bestStep`, `solved`, `solvedAt`, `sparsityError`) equal to what the curve and threshold give.
  */
 import { canonicalJson, configKey } from '../config.js';
 import type { RunConfig } from '../config.js';
 import { RECORD_VERSION } from '../record.js';
 import type { EvalPoint, RunRecord } from '../record.js';
+import { curveOutcome } from '../success.js';
+import type { StaticTaskConfig } from '../tasks/static.js';
+import { TaskConfigError, validateStaticTask } from '../tasks/static.js';
 
 /** `${key}:${seed}`: the identity of a record (one per configuration and seed). */
 export function recordId(key: string, seed: number): string {
@@ -75,6 +83,49 @@ function encReal(x: number | null): number | string | null {
   return typeof x === 'number' && !Number.isFinite(x) ? String(x) : x;
 }
 
+function positiveInt(x: Json, path: string, min: number): number {
+  const n = int(x, path);
+  if (n < min) fail(path, `an integer ≥ ${min}`, x);
+  return n;
+}
+
+function finite(x: Json, path: string, what: string, ok: (n: number) => boolean): number {
+  if (typeof x !== 'number' || !Number.isFinite(x) || !ok(x)) fail(path, what, x);
+  return x;
+}
+
+/** The rules every configuration written by nalm satisfies (the CLI and presets validate them). */
+function checkConfig(config: Obj): void {
+  const task = field(config, 'task', 'config.');
+  if (!isObj(task)) fail('config.task', 'an object', task);
+  try {
+    validateStaticTask(task as unknown as StaticTaskConfig);
+  } catch (err) {
+    if (err instanceof TaskConfigError) throw new Invalid(`config.task.${err.message}`);
+    throw err;
+  }
+  const model = field(config, 'model', 'config.');
+  if (typeof model !== 'string' || model === '') fail('config.model', 'a model name', model);
+  positiveInt(field(config, 'hidden', 'config.'), 'config.hidden', 0);
+  positiveInt(field(config, 'batch', 'config.'), 'config.batch', 1);
+  finite(field(config, 'lr', 'config.'), 'config.lr', 'a number > 0', (n) => n > 0);
+  positiveInt(field(config, 'iterations', 'config.'), 'config.iterations', 1);
+  positiveInt(field(config, 'evalEvery', 'config.'), 'config.evalEvery', 1);
+  const schedule = field(config, 'schedule', 'config.');
+  if (schedule !== null) {
+    if (!isObj(schedule)) fail('config.schedule', 'null or an object', schedule);
+    for (const k of ['lambda', 'start', 'end']) {
+      finite(field(schedule, k, 'config.schedule.'), `config.schedule.${k}`, 'a number', () => true);
+    }
+  }
+  finite(field(config, 'oobWeight', 'config.'), 'config.oobWeight', 'a number ≥ 0', (n) => n >= 0);
+}
+
+const same = (a: number | null, b: number | null): boolean =>
+  a === b || (typeof a === 'number' && typeof b === 'number' && Number.isNaN(a) && Number.isNaN(b));
+
+const show = (x: number | boolean | null): string => (typeof x === 'number' ? String(x) : JSON.stringify(x));
+
 /** Decode and validate one parsed line. Throws `Invalid` with a path-qualified reason. */
 function decode(raw: Json): RunRecord {
   if (!isObj(raw)) fail('record', 'a JSON object', raw);
@@ -89,7 +140,12 @@ function decode(raw: Json): RunRecord {
   if (typeof key !== 'string' || !KEY_RE.test(key)) fail('key', 'a 16-hex-digit configuration key', key);
   const config = field(raw, 'config', '');
   if (!isObj(config)) fail('config', 'an object', config);
-  const seed = int(field(raw, 'seed', ''), 'seed');
+  checkConfig(config);
+  const expectedKey = configKey(config as unknown as RunConfig);
+  if (key !== expectedKey) {
+    throw new Invalid(`key ${key} is not the key of its configuration (${expectedKey})`);
+  }
+  const seed = positiveInt(field(raw, 'seed', ''), 'seed', 0);
   const threshold = real(field(raw, 'threshold', ''), 'threshold');
   const curveRaw = field(raw, 'curve', '');
   if (!Array.isArray(curveRaw)) fail('curve', 'an array', curveRaw);
@@ -120,7 +176,21 @@ function decode(raw: Json): RunRecord {
       reason,
     };
   }
-  const iterations = int(field(raw, 'iterations', ''), 'iterations');
+  const iterations = positiveInt(field(raw, 'iterations', ''), 'iterations', 0);
+  if (iterations > (config.iterations as number)) {
+    fail('iterations', `at most config.iterations = ${String(config.iterations)}`, iterations);
+  }
+  // The outcome is a function of the curve: a record claiming another one was altered.
+  const outcome = curveOutcome(curve, threshold);
+  const claimed = { bestStep, solved, solvedAt, sparsityError };
+  for (const name of ['bestStep', 'solved', 'solvedAt', 'sparsityError'] as const) {
+    const [got, want] = [claimed[name], outcome[name]];
+    if (typeof got === 'boolean' ? got !== want : !same(got, want as number | null)) {
+      throw new Invalid(
+        `${name} is ${show(got)} but its curve and threshold give ${show(want)} (the record was altered)`,
+      );
+    }
+  }
   return {
     ...raw,
     v: RECORD_VERSION,
@@ -194,15 +264,11 @@ export function parseRecordLine(text: string): ParsedLine {
 
 /**
  * The line (without `\n`) to append for `record`. Throws an `Error` saying why if the record would
- * not read back as itself: wrong shape, or `key` that is not `configKey(config)`.
+ * not read back as a valid record (the checks of `parseRecordLine`).
  */
 export function recordLine(record: RunRecord): string {
   const line = JSON.stringify(encode(record));
   const back = parseRecordLine(line);
   if (!back.ok) throw new Error(back.reason);
-  const expected = configKey(back.record.config);
-  if (back.record.key !== expected) {
-    throw new Error(`key ${back.record.key} is not configKey(config) = ${expected}`);
-  }
   return line;
 }
