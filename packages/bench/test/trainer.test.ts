@@ -9,8 +9,7 @@ import { defaultStaticTask } from '../src/tasks/static.js';
 import { trainReplicas } from '../src/train/replicas.js';
 import type { ReplicaSpec } from '../src/train/replicas.js';
 import type { RunRecord } from '../src/record.js';
-import type { ResultStore } from '../src/store/index.js';
-import type { SweepOptions } from '../src/sweep.js';
+import type { RecordSink, SweepOptions } from '../src/sweep.js';
 import { runSweep } from '../src/sweep.js';
 
 const config = (over: Partial<RunConfig> = {}): RunConfig => ({
@@ -156,13 +155,13 @@ describe('tfjs engine: records independent of batch mates (wasm, I = 100)', () =
     }),
   );
   const seeds = [0, 1, 2, 3, 4];
-  /** A store that keeps records in memory (runSweep only appends and asks what is done). */
+  /** A record sink in memory. */
   const memoryStore = () => {
     const records: RunRecord[] = [];
-    const store = {
+    const store: RecordSink = {
       doneKeys: () => new Set(records.map((r) => `${r.key}:${r.seed}`)),
-      appendMany: (rs: readonly RunRecord[]) => void records.push(...rs),
-    } as unknown as ResultStore;
+      appendMany: (rs) => void records.push(...rs),
+    };
     return { store, records };
   };
   const sweep = async (over: Partial<SweepOptions>) => {

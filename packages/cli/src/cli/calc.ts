@@ -6,8 +6,8 @@
  * directory) and one model per variant and seed: `<variant>/seed-<k>/{model.json, weights.bin,
  * train.json}`. Training skips models already present, so an interrupted run resumes.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import type { SubtaskResult, TrainSettings, TrainSummary } from '@nalm/calculator';
 import {
@@ -23,9 +23,10 @@ import { trainHost } from '@nalm/calculator';
 import type { BackendName } from '@nalm/units';
 import { initBackend } from '@nalm/units';
 import { loadModel, saveModel } from '@nalm/units/node';
-import { wilson } from '@nalm/bench';
-import { checkInt, checkNumber, parseSeeds } from './args.js';
-import { UsageError } from './errors.js';
+import { wilson, StoreError } from '@nalm/bench';
+import { checkInt, checkNumber, checkSingleValues, parseSeeds } from './args.js';
+import { ensureDir, writeFileAtomic } from '../store/atomic.js';
+import { UsageError, printable } from './errors.js';
 
 export const CALC_VARIANTS = ['calculator', 'baseline'] as const;
 export type CalcVariant = (typeof CALC_VARIANTS)[number];
@@ -161,8 +162,8 @@ export async function calcTrain(
     );
   }
   await initBackend(backend);
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, RUN_FILE), `${JSON.stringify(settings, null, 2)}\n`);
+  ensureDir(dir);
+  writeFileAtomic(join(dir, RUN_FILE), `${JSON.stringify(settings, null, 2)}\n`);
   const task = createTask(settings.task);
   const t = settings.train;
   for (const seed of seeds) {
@@ -199,7 +200,8 @@ export async function calcTrain(
               ),
       });
       await saveModel(model, md);
-      writeFileSync(
+      // train.json marks the seed as done: written whole or not at all.
+      writeFileAtomic(
         join(md, 'train.json'),
         `${JSON.stringify({ variant, seed, backend, ...summary }, null, 2)}\n`,
       );
@@ -258,6 +260,38 @@ export interface CalcEvaluation {
   settings: CalcRunSettings;
   models: CalcModelResult[];
   rows: CalcRow[];
+  /** Models that could not be read (corrupt or truncated files): left out, with the file and why. */
+  skipped: { variant: CalcVariant; seed: number; file: string; reason: string }[];
+}
+
+/** Load one trained model, or say which of its files is unreadable and why. */
+async function loadTrained(
+  md: string,
+): Promise<
+  | { ok: true; train: TrainSummary; model: Awaited<ReturnType<typeof loadModel>> }
+  | { ok: false; file: string; reason: string }
+> {
+  const read = (name: string): { ok: true; value: unknown } | { ok: false; file: string; reason: string } => {
+    const file = join(md, name);
+    try {
+      return { ok: true, value: JSON.parse(readFileSync(file, 'utf8')) };
+    } catch (e) {
+      return { ok: false, file, reason: printable((e as Error).message) };
+    }
+  };
+  const train = read('train.json');
+  if (!train.ok) return train;
+  const t = train.value as Partial<TrainSummary> | null;
+  if (typeof t?.steps !== 'number' || typeof t.wallMs !== 'number')
+    return { ok: false, file: join(md, 'train.json'), reason: 'not a training summary (steps, wallMs)' };
+  const spec = read('model.json');
+  if (!spec.ok) return spec;
+  try {
+    return { ok: true, train: t as TrainSummary, model: await loadModel(md) };
+  } catch (e) {
+    // model.json parsed, so what failed is its content or the weights it points to.
+    return { ok: false, file: join(md, 'weights.bin'), reason: printable((e as Error).message) };
+  }
 }
 
 function meanGate(
@@ -281,6 +315,7 @@ export async function evaluateRun(dirArg: string, backend: BackendName = 'wasm')
   await initBackend(backend);
   const task = createTask(settings.task);
   const models: CalcModelResult[] = [];
+  const skipped: CalcEvaluation['skipped'] = [];
   for (const variant of CALC_VARIANTS) {
     const vdir = join(dir, variant);
     if (!existsSync(vdir)) continue;
@@ -291,8 +326,13 @@ export async function evaluateRun(dirArg: string, backend: BackendName = 'wasm')
       .sort((a, b) => a - b);
     for (const seed of seeds) {
       const md = modelDir(dir, variant, seed);
-      const train = JSON.parse(readFileSync(join(md, 'train.json'), 'utf8')) as TrainSummary;
-      const model = await loadModel(md);
+      // One unreadable seed is reported and left out; the others are still evaluated.
+      const loaded = await loadTrained(md);
+      if (!loaded.ok) {
+        skipped.push({ variant, seed, file: loaded.file, reason: loaded.reason });
+        continue;
+      }
+      const { train, model } = loaded;
       const subtasks = evaluateHost(model, task);
       model.dispose();
       models.push({
@@ -307,6 +347,11 @@ export async function evaluateRun(dirArg: string, backend: BackendName = 'wasm')
       });
     }
   }
+  if (models.length === 0 && skipped.length > 0)
+    throw new UsageError(
+      `${dir}: no model could be read (${skipped.map((s) => `${s.file}: ${s.reason}`).join('; ')}). ` +
+        `Delete the broken seed directories and run 'nalm calc train --out ${dirArg}' again to retrain them.`,
+    );
   if (models.length === 0)
     throw new UsageError(`${dir} holds no trained model yet; run 'nalm calc train --out ${dirArg}'.`);
   const names = models[0]!.subtasks.map((s) => s.subtask);
@@ -333,7 +378,7 @@ export async function evaluateRun(dirArg: string, backend: BackendName = 'wasm')
     }
     return row;
   });
-  return { dir, settings, models, rows };
+  return { dir, settings, models, rows, skipped };
 }
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}`;
@@ -408,18 +453,30 @@ export async function calcEval(
 ): Promise<number> {
   const ev = await evaluateRun(args.dir, checkBackend(args.backend));
   out(args.json ? `${JSON.stringify(ev, null, 2)}\n` : formatCalcEvaluation(ev));
-  return 0;
+  for (const s of ev.skipped) {
+    process.stderr.write(
+      `nalm calc eval: ${s.file}: cannot read it (${s.reason}); ${s.variant} seed ${s.seed} left out. ` +
+        `Delete ${dirname(s.file)} and run 'nalm calc train --out ${args.dir} --seeds ${s.seed}' to retrain it.\n`,
+    );
+  }
+  // The table is printed, but a run with unreadable models is not a clean result.
+  return ev.skipped.length > 0 ? 2 : 0;
 }
 
 // ---------------------------------------------------------------------------------------------
 
 /** Usage errors exit with code 2 and a message; anything else is an internal error (code 1). */
-async function guarded(command: string, fn: () => Promise<number>): Promise<void> {
+async function guarded(
+  command: string,
+  argv: Record<string, unknown>,
+  fn: () => Promise<number>,
+): Promise<void> {
   try {
+    checkSingleValues(argv);
     process.exitCode = await fn();
   } catch (e) {
-    if (e instanceof UsageError || e instanceof ArithmeticInputError) {
-      process.stderr.write(`nalm calc ${command}: ${(e as Error).message}\n`);
+    if (e instanceof UsageError || e instanceof ArithmeticInputError || e instanceof StoreError) {
+      process.stderr.write(`nalm calc ${command}: ${printable((e as Error).message, 4000)}\n`);
       process.exitCode = 2;
     } else {
       process.stderr.write(
@@ -493,7 +550,7 @@ export const calcCommand: CommandModule = {
             .option('backend', { type: 'string', describe: 'tfjs backend: wasm or cpu [default: wasm]' })
             .option('quiet', { type: 'boolean', describe: 'No progress output' })
             .example('$0 calc train --seeds 0..2 --out results/calc', 'both variants, three seeds'),
-        (a) => guarded('train', () => calcTrain(a as unknown as CalcTrainArgs)),
+        (a) => guarded('train', a, () => calcTrain(a as unknown as CalcTrainArgs)),
       )
       .command(
         'eval <dir>',
@@ -503,7 +560,7 @@ export const calcCommand: CommandModule = {
             .positional('dir', { type: 'string', describe: 'A directory written by `nalm calc train`' })
             .option('json', { type: 'boolean', describe: 'Machine-readable output' })
             .option('backend', { type: 'string', describe: 'tfjs backend: wasm or cpu [default: wasm]' }),
-        (a) => guarded('eval', () => calcEval(a as unknown as CalcEvalArgs)),
+        (a) => guarded('eval', a, () => calcEval(a as unknown as CalcEvalArgs)),
       )
       .demandCommand(1, 'Give a calc command: train or eval.'),
   handler: () => {},

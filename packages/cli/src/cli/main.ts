@@ -16,7 +16,8 @@ import {
 } from '@nalm/bench';
 import { ReportInputError } from '../report/load.js';
 import { loadKernels } from '../node/kernels.js';
-import { UsageError } from './errors.js';
+import { UsageError, printable } from './errors.js';
+import { checkSingleValues, prepareArgv } from './args.js';
 import { calcCommand } from './calc.js';
 import { presetsCommand } from './presets.js';
 import type { ReportArgs } from './report.js';
@@ -38,12 +39,18 @@ const USAGE_ERRORS = [
   NsrTaskError,
 ];
 
-async function guarded(command: string, fn: () => Promise<number> | number): Promise<void> {
+async function guarded(
+  command: string,
+  argv: Record<string, unknown>,
+  fn: () => Promise<number> | number,
+): Promise<void> {
   try {
+    checkSingleValues(argv, ['inputs', 'sources']);
     process.exitCode = await fn();
   } catch (e) {
     if (USAGE_ERRORS.some((cls) => e instanceof cls)) {
-      process.stderr.write(`nalm ${command}: ${(e as Error).message}\n`);
+      // Messages may quote file contents: never let corrupt bytes reach the terminal raw.
+      process.stderr.write(`nalm ${command}: ${printable((e as Error).message, 4000)}\n`);
       process.exitCode = 2;
     } else {
       process.stderr.write(`nalm ${command}: internal error — please report it with the command you ran:\n`);
@@ -60,7 +67,7 @@ export async function main(argv: string[]): Promise<void> {
     if (e.code === 'EPIPE') process.exit(0);
     throw e;
   });
-  await yargs(argv)
+  await yargs(prepareArgv(argv))
     .scriptName('nalm')
     .usage('$0 <command> [options]\n\nThe extrapolation benchmark for neural arithmetic units.')
     .command(
@@ -140,7 +147,7 @@ export async function main(argv: string[]): Promise<void> {
           .example('$0 run --preset nsr-compare-quick', 'Neural Status Register vs an MLP on > and =')
           .example('$0 run --model nmu --op mul --seeds 0..9 --iterations 50000', 'an explicit grid'),
       (a) =>
-        guarded('run', () =>
+        guarded('run', a, () =>
           isNsrRun(a) ? runNsr(a as unknown as NsrRunArgs) : runCommand(a as unknown as RunArgs, fastTrainer),
         ),
     )
@@ -172,11 +179,12 @@ export async function main(argv: string[]): Promise<void> {
             '$0 report sft-last.csv --from stable-nalu --paper-compat --format csv',
             'the published summary',
           ),
-      (a) => guarded('report', () => reportCommand(a as unknown as ReportArgs)),
+      (a) => guarded('report', a, () => reportCommand(a as unknown as ReportArgs)),
     )
     .command(
       'merge <sources..>',
-      'Combine result stores (shards, machines) into one; duplicates are detected, conflicts reported',
+      'Combine result stores (shards, machines) into one; duplicates are detected, conflicts reported. ' +
+        'Exit code 0: merged; 3: merged, but some records conflicted (the first source was kept); 2: bad input',
       (y) =>
         y
           .positional('sources', {
@@ -190,13 +198,13 @@ export async function main(argv: string[]): Promise<void> {
             demandOption: true,
           })
           .example('$0 merge shard-*/ --out results/all', 'after a cluster array job'),
-      (a) => guarded('merge', () => mergeCommand(a as unknown as MergeArgs)),
+      (a) => guarded('merge', a, () => mergeCommand(a as unknown as MergeArgs)),
     )
     .command(
       'presets',
       'List the presets with their size',
       (y) => y.option('json', { type: 'boolean', describe: 'Machine-readable output' }),
-      (a) => guarded('presets', () => presetsCommand(a.json === true)),
+      (a) => guarded('presets', a, () => presetsCommand(a.json === true)),
     )
     .command(calcCommand)
     .demandCommand(1, 'Give a command: run, report, merge, presets or calc.')
@@ -205,7 +213,7 @@ export async function main(argv: string[]): Promise<void> {
     .fail((msg, err) => {
       if (err && !msg) throw err;
       process.stderr.write(
-        `nalm: ${msg ?? err?.message}\nRun \`nalm --help\` or \`nalm <command> --help\` for the options.\n`,
+        `nalm: ${printable(msg ?? err?.message ?? '', 4000)}\nRun \`nalm --help\` or \`nalm <command> --help\` for the options.\n`,
       );
       process.exit(2);
     })

@@ -1,7 +1,7 @@
 /** `nalm merge`: combine result stores from several machines or shards into one. */
 import { mergeStores } from '../store/index.js';
 import { NALM_VERSION } from '@nalm/bench';
-import { UsageError } from './errors.js';
+import { UsageError, printable } from './errors.js';
 
 export interface MergeArgs {
   sources: string[];
@@ -14,7 +14,7 @@ export function mergeCommand(args: MergeArgs): number {
     throw new UsageError('give at least one result store (or records .jsonl) to merge.');
   const r = mergeStores(args.sources, args.out, { nalmVersion: NALM_VERSION });
   for (const p of r.problems)
-    process.stderr.write(`nalm merge: warning: ${p.file}:${p.line}: ${p.reason} (skipped)\n`);
+    process.stderr.write(`nalm merge: warning: ${printable(`${p.file}:${p.line}: ${p.reason}`)} (skipped)\n`);
   for (const c of r.conflicts) {
     process.stderr.write(
       `nalm merge: conflict: configuration ${c.key} seed ${c.seed} differs between ${c.sources.join(' and ')} — kept the first\n`,

@@ -3,7 +3,7 @@
  * Trains into `nsr-records.jsonl` of the out directory (resumable), then writes report.md,
  * report.json and report.html there and prints the markdown on stdout; progress goes to stderr.
  */
-import { writeFileSync } from 'node:fs';
+import { writeFileAtomic } from '../store/atomic.js';
 import { join } from 'node:path';
 import type { BackendName } from '@nalm/units';
 import { initBackend } from '@nalm/units';
@@ -17,7 +17,7 @@ import { runNsrSweep } from '@nalm/bench';
 import { NsrTaskError } from '@nalm/bench';
 import { checkInt, parseSeeds } from './args.js';
 import { interruptedMessage } from './run.js';
-import { UsageError } from './errors.js';
+import { UsageError, printable } from './errors.js';
 
 export { NSR_PRESETS };
 
@@ -98,7 +98,9 @@ export async function runNsr(args: NsrRunArgs): Promise<number> {
   const configs = expandNsrPreset(preset, epochs);
   const store = openNsrStore(out);
   for (const p of store.read().problems)
-    process.stderr.write(`nalm: warning: ${p.file}:${p.line}: ${p.reason} (line skipped, left in place)\n`);
+    process.stderr.write(
+      `nalm: warning: ${printable(`${p.file}:${p.line}: ${p.reason}`)} (line skipped, left in place)\n`,
+    );
   await initBackend(backend);
   let stop = false;
   const onSignal = (sig: string) => {
@@ -140,10 +142,10 @@ export async function runNsr(args: NsrRunArgs): Promise<number> {
     const records = store.read().records.filter((r) => keys.has(r.key) && seeds.includes(r.seed));
     const report = nsrReport(records, `Neural Status Register tasks: ${preset.name}`);
     const md = formatNsrMarkdown(report);
-    writeFileSync(join(out, 'report.md'), md);
-    writeFileSync(join(out, 'report.json'), formatNsrJson(report));
+    writeFileAtomic(join(out, 'report.md'), md);
+    writeFileAtomic(join(out, 'report.json'), formatNsrJson(report));
     const subtitle = `nalm run --preset ${preset.name} (${seeds.length} seeds, ${epochs.toLocaleString('en')} epochs, ${preset.numeric})`;
-    writeFileSync(join(out, 'report.html'), formatNsrHtml(report, await renderNsrPlots(report), subtitle));
+    writeFileAtomic(join(out, 'report.html'), formatNsrHtml(report, await renderNsrPlots(report), subtitle));
     process.stdout.write(md);
     if (args.quiet !== true)
       process.stderr.write(

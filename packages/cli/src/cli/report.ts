@@ -1,5 +1,4 @@
 /** `nalm report`: summaries with confidence intervals from result stores or a stable-nalu CSV. */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunRecord } from '@nalm/bench';
 import { diskThresholdCache } from '../node/threshold-cache.js';
@@ -17,8 +16,9 @@ import { formatPerRunCsv, formatSummaryCsv } from '@nalm/bench';
 import type { ThresholdCache } from '@nalm/bench';
 import { formatHtml } from '@nalm/bench';
 import { renderPlots } from '@nalm/bench';
+import { ensureDir, writeFileAtomic } from '../store/atomic.js';
 import { parseNames } from './args.js';
-import { UsageError } from './errors.js';
+import { UsageError, printable } from './errors.js';
 
 /** Text formats (one file each, or stdout). */
 export const TEXT_REPORT_FORMATS = ['md', 'csv', 'tex', 'json', 'runs'] as const;
@@ -79,10 +79,10 @@ export function writeReportFiles(
   outDir: string,
   formats: readonly TextReportFormat[],
 ): string[] {
-  mkdirSync(outDir, { recursive: true });
+  ensureDir(outDir);
   return formats.map((f) => {
     const path = join(outDir, FILE_NAMES[f]);
-    writeFileSync(path, renderReport(report, records, f));
+    writeFileAtomic(path, renderReport(report, records, f));
     return path;
   });
 }
@@ -105,17 +105,17 @@ export async function writePlotFiles(
   if (formats.includes('html')) {
     page = formatHtml(report, plots);
     if (outDir !== null) {
-      mkdirSync(outDir, { recursive: true });
+      ensureDir(outDir);
       const path = join(outDir, 'report.html');
-      writeFileSync(path, page);
+      writeFileAtomic(path, page);
       written.push(path);
     }
   }
   if (formats.includes('svg') && outDir !== null) {
-    mkdirSync(outDir, { recursive: true });
+    ensureDir(outDir);
     for (const p of plots) {
       const path = join(outDir, `${p.id}.svg`);
-      writeFileSync(path, p.svg);
+      writeFileAtomic(path, p.svg);
       written.push(path);
     }
   }
@@ -155,7 +155,7 @@ export async function reportCommand(args: ReportArgs): Promise<number> {
   } else {
     const loaded = loadRecords(args.inputs);
     for (const p of loaded.problems)
-      process.stderr.write(`nalm: warning: ${p.file}:${p.line}: ${p.reason} (skipped)\n`);
+      process.stderr.write(`nalm: warning: ${printable(`${p.file}:${p.line}: ${p.reason}`)} (skipped)\n`);
     if (loaded.records.length === 0) throw new UsageError(`no records found in ${args.inputs.join(', ')}.`);
     records = loaded.records;
     report = reportFromRecords(records, { paperCompat, thresholdCache });

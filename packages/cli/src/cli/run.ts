@@ -1,5 +1,4 @@
 /** `nalm run`: train a preset or an explicit grid into a result store, then write its report. */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BackendName } from '@nalm/units';
 import { initBackend } from '@nalm/units';
@@ -17,7 +16,7 @@ import { openStore } from '../store/index.js';
 import type { Op } from '@nalm/bench';
 import { OPS, parseRange } from '@nalm/bench';
 import { checkInt, checkNumber, parseNames, parseSeeds } from './args.js';
-import { UsageError } from './errors.js';
+import { UsageError, printable } from './errors.js';
 import { writePlotFiles, writeReportFiles } from './report.js';
 import { NALM_VERSION } from '@nalm/bench';
 
@@ -305,7 +304,9 @@ export async function runCommand(args: RunArgs, fast?: FastTrainer): Promise<num
   const store = openStore(out, { create: true, nalmVersion: NALM_VERSION });
   const existing = store.read();
   for (const p of existing.problems) {
-    process.stderr.write(`nalm: warning: ${p.file}:${p.line}: ${p.reason} (line skipped, left in place)\n`);
+    process.stderr.write(
+      `nalm: warning: ${printable(`${p.file}:${p.line}: ${p.reason}`)} (line skipped, left in place)\n`,
+    );
   }
   await initBackend(backend);
   // One worker runs in this thread; more run on a pool of worker threads.
@@ -354,7 +355,6 @@ export async function runCommand(args: RunArgs, fast?: FastTrainer): Promise<num
     const { records } = store.read();
     const report = reportFromRecords(records, { thresholdCache });
     const md = formatMarkdown(report); // exactly report.md, so a piped stdout equals the file
-    mkdirSync(out, { recursive: true });
     writeReportFiles(report, records, out, ['md', 'csv', 'json']);
     await writePlotFiles(report, records, out, ['html'], thresholdCache);
     process.stdout.write(md);

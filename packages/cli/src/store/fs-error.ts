@@ -2,7 +2,7 @@
 import { StoreError } from '@nalm/bench';
 
 /** A `StoreError` for a failed fs call, naming the path and what to check. */
-export function fsError(path: string, doing: string, err: unknown): StoreError {
+export function fsError(path: string, doing: string, err: unknown, note?: string): StoreError {
   const e = err as NodeJS.ErrnoException;
   const code = typeof e?.code === 'string' ? e.code : 'error';
   const detail = e instanceof Error ? e.message : String(err);
@@ -13,6 +13,12 @@ export function fsError(path: string, doing: string, err: unknown): StoreError {
         ? 'Free some disk space and run again; finished records are kept.'
         : code === 'ENOTDIR'
           ? 'A part of the path is a file, not a directory.'
-          : 'Check the path.';
-  return new StoreError(path, `${path}: cannot ${doing} (${code}: ${detail}). ${hint}`, err);
+          : code === 'EROFS'
+            ? 'The file system is read-only; write somewhere else.'
+            : 'Check the path.';
+  return new StoreError(
+    path,
+    `${path}: cannot ${doing} (${code}: ${detail}). ${hint}${note ? ` ${note}` : ''}`,
+    err,
+  );
 }
