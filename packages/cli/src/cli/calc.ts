@@ -26,6 +26,7 @@ import { loadModel, saveModel } from '@nalm/units/node';
 import { wilson, StoreError } from '@nalm/bench';
 import { checkInt, checkNumber, checkSingleValues, parseSeeds } from './args.js';
 import { ensureDir, writeFileAtomic } from '../store/atomic.js';
+import { commandLine, lockStore } from '../store/lock.js';
 import { UsageError, printable } from './errors.js';
 
 export const CALC_VARIANTS = ['calculator', 'baseline'] as const;
@@ -161,60 +162,69 @@ export async function calcTrain(
         `${JSON.stringify(existing.task)}); use the same flags or another --out directory.`,
     );
   }
-  await initBackend(backend);
   ensureDir(dir);
-  writeFileAtomic(join(dir, RUN_FILE), `${JSON.stringify(settings, null, 2)}\n`);
-  const task = createTask(settings.task);
-  const t = settings.train;
-  for (const seed of seeds) {
-    for (const variant of variants) {
-      const md = modelDir(dir, variant, seed);
-      if (existsSync(join(md, 'train.json'))) {
-        if (!args.quiet) log(`${variant} seed ${seed}: already trained, skipped\n`);
-        continue;
-      }
-      const model = buildHostModel({
-        withCalculator: variant === 'calculator',
-        seed,
-        hidden: settings.host.hidden,
-      });
-      const summary: TrainSummary = await trainHost(model, {
-        task,
-        seed,
-        steps: t.steps,
-        batchSize: t.batchSize,
-        learningRate: t.learningRate,
-        teacherSteps: t.teacherSteps,
-        auxWeight: t.auxWeight,
-        gatePenalty: t.gatePenalty,
-        gateMargin: t.gateMargin,
-        decayFraction: t.decayFraction,
-        timeBudgetMs: t.timeBudgetMinutes * 60_000,
-        progressEvery: Math.max(1, Math.round(t.steps / 10)),
-        onProgress: args.quiet
-          ? undefined
-          : (p) =>
-              log(
-                `${variant} seed ${seed}: step ${p.step}/${p.steps} loss ${p.loss.toFixed(4)} ` +
-                  `(${(p.elapsedMs / 1000).toFixed(0)} s)\n`,
-              ),
-      });
-      await saveModel(model, md);
-      // train.json marks the seed as done: written whole or not at all.
-      writeFileAtomic(
-        join(md, 'train.json'),
-        `${JSON.stringify({ variant, seed, backend, ...summary }, null, 2)}\n`,
-      );
-      model.dispose();
-      if (!args.quiet) {
-        log(
-          `${variant} seed ${seed}: ${summary.steps} steps in ${(summary.wallMs / 1000).toFixed(1)} s` +
-            `${summary.stoppedByBudget ? ' (stopped by the time budget)' : ''}\n`,
+  // One trainer per directory: a second one would train the same seeds again.
+  const lock = lockStore(dir, {
+    command: commandLine(),
+    onStale: (m) => log(`nalm calc train: ${m}\n`),
+  });
+  try {
+    await initBackend(backend);
+    writeFileAtomic(join(dir, RUN_FILE), `${JSON.stringify(settings, null, 2)}\n`);
+    const task = createTask(settings.task);
+    const t = settings.train;
+    for (const seed of seeds) {
+      for (const variant of variants) {
+        const md = modelDir(dir, variant, seed);
+        if (existsSync(join(md, 'train.json'))) {
+          if (!args.quiet) log(`${variant} seed ${seed}: already trained, skipped\n`);
+          continue;
+        }
+        const model = buildHostModel({
+          withCalculator: variant === 'calculator',
+          seed,
+          hidden: settings.host.hidden,
+        });
+        const summary: TrainSummary = await trainHost(model, {
+          task,
+          seed,
+          steps: t.steps,
+          batchSize: t.batchSize,
+          learningRate: t.learningRate,
+          teacherSteps: t.teacherSteps,
+          auxWeight: t.auxWeight,
+          gatePenalty: t.gatePenalty,
+          gateMargin: t.gateMargin,
+          decayFraction: t.decayFraction,
+          timeBudgetMs: t.timeBudgetMinutes * 60_000,
+          progressEvery: Math.max(1, Math.round(t.steps / 10)),
+          onProgress: args.quiet
+            ? undefined
+            : (p) =>
+                log(
+                  `${variant} seed ${seed}: step ${p.step}/${p.steps} loss ${p.loss.toFixed(4)} ` +
+                    `(${(p.elapsedMs / 1000).toFixed(0)} s)\n`,
+                ),
+        });
+        await saveModel(model, md);
+        // train.json marks the seed as done: written whole or not at all.
+        writeFileAtomic(
+          join(md, 'train.json'),
+          `${JSON.stringify({ variant, seed, backend, ...summary }, null, 2)}\n`,
         );
+        model.dispose();
+        if (!args.quiet) {
+          log(
+            `${variant} seed ${seed}: ${summary.steps} steps in ${(summary.wallMs / 1000).toFixed(1)} s` +
+              `${summary.stoppedByBudget ? ' (stopped by the time budget)' : ''}\n`,
+          );
+        }
       }
     }
+    return 0;
+  } finally {
+    lock.release();
   }
-  return 0;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -8,8 +8,8 @@ export class UsageError extends Error {
  * one) shown as \xNN, the U+FFFD of undecodable bytes kept, long texts cut.
  */
 export function printable(text: string, max = 300): string {
-  // eslint-disable-next-line no-control-regex
   const s = text.replace(
+    // eslint-disable-next-line no-control-regex
     /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g,
     (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
   );

@@ -131,7 +131,8 @@ export async function main(argv: string[]): Promise<void> {
           })
           .option('workers', {
             type: 'number',
-            describe: 'Worker threads training batches in parallel [default: number of cores]',
+            describe:
+              'Worker threads training batches in parallel, at most one per core (started as batches need them) [default: number of cores]',
           })
           .option('shard', {
             type: 'string',

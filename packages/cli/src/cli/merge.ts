@@ -2,6 +2,7 @@
 import { mergeStores } from '../store/index.js';
 import { NALM_VERSION } from '@nalm/bench';
 import { UsageError, printable } from './errors.js';
+import { commandLine } from '../store/lock.js';
 
 export interface MergeArgs {
   sources: string[];
@@ -12,7 +13,10 @@ export function mergeCommand(args: MergeArgs): number {
   if (!args.out) throw new UsageError('--out DIR is required: the store to merge into (created if missing).');
   if (args.sources.length === 0)
     throw new UsageError('give at least one result store (or records .jsonl) to merge.');
-  const r = mergeStores(args.sources, args.out, { nalmVersion: NALM_VERSION });
+  const r = mergeStores(args.sources, args.out, {
+    nalmVersion: NALM_VERSION,
+    lock: { command: commandLine(), onStale: (m) => process.stderr.write(`nalm merge: ${m}\n`) },
+  });
   for (const p of r.problems)
     process.stderr.write(`nalm merge: warning: ${printable(`${p.file}:${p.line}: ${p.reason}`)} (skipped)\n`);
   for (const c of r.conflicts) {

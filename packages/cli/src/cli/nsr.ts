@@ -4,6 +4,7 @@
  * report.json and report.html there and prints the markdown on stdout; progress goes to stderr.
  */
 import { writeFileAtomic } from '../store/atomic.js';
+import { commandLine, lockStore } from '../store/lock.js';
 import { join } from 'node:path';
 import type { BackendName } from '@nalm/units';
 import { initBackend } from '@nalm/units';
@@ -97,60 +98,73 @@ export async function runNsr(args: NsrRunArgs): Promise<number> {
   const out = args.out ?? join('results', preset.name);
   const configs = expandNsrPreset(preset, epochs);
   const store = openNsrStore(out);
-  for (const p of store.read().problems)
-    process.stderr.write(
-      `nalm: warning: ${printable(`${p.file}:${p.line}: ${p.reason}`)} (line skipped, left in place)\n`,
-    );
-  await initBackend(backend);
-  let stop = false;
-  const onSignal = (sig: string) => {
-    if (stop) process.exit(130);
-    stop = true;
-    process.stderr.write(`\nnalm: ${sig} — stopping at the next progress point; stored batches are kept.\n`);
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  const started = Date.now();
-  let result;
+  const lock = lockStore(out, {
+    command: commandLine(),
+    onStale: (m) => process.stderr.write(`nalm: ${m}\n`),
+  });
   try {
-    result = await runNsrSweep({
-      configs,
-      seeds,
-      store,
-      onEvent: progressPrinter(args.quiet === true),
-      shouldStop: () => stop,
-    });
-  } catch (e) {
-    if (e instanceof NsrTaskError) throw new UsageError(e.message);
-    throw e;
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
-  const seconds = (Date.now() - started) / 1000;
-  if (result.interrupted) {
-    process.stderr.write(interruptedMessage(seconds, result.trained, out));
-    return 130;
-  }
-  if (args.quiet !== true)
-    process.stderr.write(
-      `nalm: trained ${result.trained} run(s) in ${seconds.toFixed(1)} s (${result.skipped} already stored) → ${out}\n`,
-    );
-  if (args.report !== false) {
-    // Only this preset's configurations: the directory may hold other runs.
-    const keys = new Set(configs.map(nsrConfigKey));
-    const records = store.read().records.filter((r) => keys.has(r.key) && seeds.includes(r.seed));
-    const report = nsrReport(records, `Neural Status Register tasks: ${preset.name}`);
-    const md = formatNsrMarkdown(report);
-    writeFileAtomic(join(out, 'report.md'), md);
-    writeFileAtomic(join(out, 'report.json'), formatNsrJson(report));
-    const subtitle = `nalm run --preset ${preset.name} (${seeds.length} seeds, ${epochs.toLocaleString('en')} epochs, ${preset.numeric})`;
-    writeFileAtomic(join(out, 'report.html'), formatNsrHtml(report, await renderNsrPlots(report), subtitle));
-    process.stdout.write(md);
+    for (const p of store.read().problems)
+      process.stderr.write(
+        `nalm: warning: ${printable(`${p.file}:${p.line}: ${p.reason}`)} (line skipped, left in place)\n`,
+      );
+    await initBackend(backend);
+    let stop = false;
+    const onSignal = (sig: string) => {
+      if (stop) process.exit(130);
+      stop = true;
+      process.stderr.write(
+        `\nnalm: ${sig} — stopping at the next progress point; stored batches are kept.\n`,
+      );
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    const started = Date.now();
+    let result;
+    try {
+      result = await runNsrSweep({
+        configs,
+        seeds,
+        store,
+        onEvent: progressPrinter(args.quiet === true),
+        shouldStop: () => stop,
+      });
+    } catch (e) {
+      if (e instanceof NsrTaskError) throw new UsageError(e.message);
+      throw e;
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+    const seconds = (Date.now() - started) / 1000;
+    if (result.interrupted) {
+      process.stderr.write(interruptedMessage(seconds, result.trained, out));
+      return 130;
+    }
     if (args.quiet !== true)
       process.stderr.write(
-        `nalm: report written to ${join(out, 'report.md')} and ${join(out, 'report.html')}\n`,
+        `nalm: trained ${result.trained} run(s) in ${seconds.toFixed(1)} s (${result.skipped} already stored) → ${out}\n`,
       );
+    if (args.report !== false) {
+      // Only this preset's configurations: the directory may hold other runs.
+      const keys = new Set(configs.map(nsrConfigKey));
+      const records = store.read().records.filter((r) => keys.has(r.key) && seeds.includes(r.seed));
+      const report = nsrReport(records, `Neural Status Register tasks: ${preset.name}`);
+      const md = formatNsrMarkdown(report);
+      writeFileAtomic(join(out, 'report.md'), md);
+      writeFileAtomic(join(out, 'report.json'), formatNsrJson(report));
+      const subtitle = `nalm run --preset ${preset.name} (${seeds.length} seeds, ${epochs.toLocaleString('en')} epochs, ${preset.numeric})`;
+      writeFileAtomic(
+        join(out, 'report.html'),
+        formatNsrHtml(report, await renderNsrPlots(report), subtitle),
+      );
+      process.stdout.write(md);
+      if (args.quiet !== true)
+        process.stderr.write(
+          `nalm: report written to ${join(out, 'report.md')} and ${join(out, 'report.html')}\n`,
+        );
+    }
+    return 0;
+  } finally {
+    lock.release();
   }
-  return 0;
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { RunRecord } from '@nalm/bench';
 import { diskThresholdCache } from '../node/threshold-cache.js';
 import type { InputFormat } from '../report/load.js';
-import { detectFormat, loadRecords, loadStableNalu } from '../report/load.js';
+import { ReportInputError, detectFormat, loadRecords, loadStableNalu } from '../report/load.js';
 import type { Report } from '@nalm/bench';
 import {
   formatJson,
@@ -156,7 +156,20 @@ export async function reportCommand(args: ReportArgs): Promise<number> {
     const loaded = loadRecords(args.inputs);
     for (const p of loaded.problems)
       process.stderr.write(`nalm: warning: ${printable(`${p.file}:${p.line}: ${p.reason}`)} (skipped)\n`);
+    if (loaded.conflicts.length > 0) {
+      const c = loaded.conflicts;
+      throw new ReportInputError(
+        `${c.length} (configuration, seed) cell(s) have different records in different inputs, e.g. ` +
+          `configuration ${c[0]!.key} seed ${c[0]!.seed} in ${c[0]!.sources.join(' and ')}. ` +
+          'They were trained with other settings or nalm versions, or altered; counting both would ' +
+          'count the seed twice. Report the inputs separately, or `nalm merge` them (it keeps the first and lists every conflict).',
+      );
+    }
     if (loaded.records.length === 0) throw new UsageError(`no records found in ${args.inputs.join(', ')}.`);
+    if (loaded.duplicates > 0)
+      process.stderr.write(
+        `nalm report: ${loaded.duplicates} duplicate record(s) dropped (the same configuration and seed in several inputs; each counted once).\n`,
+      );
     records = loaded.records;
     report = reportFromRecords(records, { paperCompat, thresholdCache });
   }

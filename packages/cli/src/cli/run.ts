@@ -13,6 +13,7 @@ import { formatMarkdown, reportFromRecords } from '@nalm/bench';
 import type { Engine, FastTrainer, Shard, SweepEvent } from '@nalm/bench';
 import { modelCost, runSweep } from '@nalm/bench';
 import { openStore } from '../store/index.js';
+import { commandLine, lockStore } from '../store/lock.js';
 import type { Op } from '@nalm/bench';
 import { OPS, parseRange } from '@nalm/bench';
 import { checkInt, checkNumber, parseNames, parseSeeds } from './args.js';
@@ -51,6 +52,27 @@ export interface RunArgs {
 /** What an interrupted run prints: how much is stored and how to resume. */
 export function interruptedMessage(seconds: number, trained: number, out: string): string {
   return `nalm: interrupted after ${seconds.toFixed(0)} s; ${trained} new run(s) stored in ${out}. Run the same command again to resume.\n`;
+}
+
+/**
+ * Most worker threads: one per core (each loads its own tfjs and wasm, ~80 MB, and the batches are
+ * CPU-bound, so more only cost memory); at least 2, so a command written for two workers runs anywhere.
+ */
+export function maxWorkers(): number {
+  return Math.max(2, availableParallelism());
+}
+
+/** `--workers N`: a whole number from 1 to `maxWorkers()`. */
+export function checkWorkers(value: unknown): number {
+  const n = checkInt(value, '--workers', 1);
+  const max = maxWorkers();
+  if (n > max) {
+    throw new UsageError(
+      `--workers ${n}: this machine has ${availableParallelism()} core(s); use at most ${max}. ` +
+        'Training is CPU-bound, so more workers than cores only cost memory (each loads its own tfjs).',
+    );
+  }
+  return n;
 }
 
 /** `K/N` with 0 ≤ K < N: this process trains shard K of N (e.g. a cluster array task index). */
@@ -297,71 +319,79 @@ export async function runCommand(args: RunArgs, fast?: FastTrainer): Promise<num
   const backend = parseBackend(args.backend);
   const maxReplicas =
     args['max-replicas'] !== undefined ? checkInt(args['max-replicas'], '--max-replicas', 1) : undefined;
-  const workers =
-    args.workers !== undefined ? checkInt(args.workers, '--workers', 1, 1024) : availableParallelism();
+  const workers = args.workers !== undefined ? checkWorkers(args.workers) : availableParallelism();
   const shard = args.shard !== undefined ? parseShard(args.shard) : undefined;
   const out = args.out ?? join('results', name);
   const store = openStore(out, { create: true, nalmVersion: NALM_VERSION });
-  const existing = store.read();
-  for (const p of existing.problems) {
-    process.stderr.write(
-      `nalm: warning: ${printable(`${p.file}:${p.line}: ${p.reason}`)} (line skipped, left in place)\n`,
-    );
-  }
-  await initBackend(backend);
-  // One worker runs in this thread; more run on a pool of worker threads.
-  const pool = workers > 1 ? createWorkerPool({ workers, backend }) : null;
-  let stop = false;
-  const onSignal = (sig: string) => {
-    if (stop) process.exit(130);
-    stop = true;
-    pool?.stop();
-    process.stderr.write(
-      `\nnalm: ${sig} — stopping after the current evaluation; finished runs are kept. (Again to quit now.)\n`,
-    );
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  const thresholdCache = diskThresholdCache();
-  const started = Date.now();
-  const result = await runSweep({
-    configs,
-    seeds,
-    store,
-    engine,
-    fast,
-    maxReplicas,
-    thresholdCache,
-    onEvent: progressPrinter(args.quiet === true),
-    shouldStop: () => stop,
-    shard,
-    executor: pool?.execute,
-    concurrency: workers,
-  }).finally(() => pool?.close());
-  process.off('SIGINT', onSignal);
-  process.off('SIGTERM', onSignal);
-  const seconds = (Date.now() - started) / 1000;
-  if (result.interrupted) {
-    process.stderr.write(interruptedMessage(seconds, result.trained, out));
-    return 130;
-  }
-  if (args.quiet !== true) {
-    process.stderr.write(
-      `\nnalm: trained ${result.trained} run(s) in ${seconds.toFixed(1)} s with ${workers} worker(s) ` +
-        `(${result.skipped} already done${shard ? `, ${result.otherShards} left to other shards` : ''}) → ${out}\n`,
-    );
-  }
-  if (args.report !== false) {
-    const { records } = store.read();
-    const report = reportFromRecords(records, { thresholdCache });
-    const md = formatMarkdown(report); // exactly report.md, so a piped stdout equals the file
-    writeReportFiles(report, records, out, ['md', 'csv', 'json']);
-    await writePlotFiles(report, records, out, ['html'], thresholdCache);
-    process.stdout.write(md);
-    if (args.quiet !== true)
+  // One writer per store: a second run on this directory would train the same cells again.
+  const lock = lockStore(out, {
+    command: commandLine(),
+    onStale: (m) => process.stderr.write(`nalm: ${m}\n`),
+  });
+  try {
+    const existing = store.read();
+    for (const p of existing.problems) {
       process.stderr.write(
-        `nalm: report written to ${join(out, 'report.md')} and ${join(out, 'report.html')}\n`,
+        `nalm: warning: ${printable(`${p.file}:${p.line}: ${p.reason}`)} (line skipped, left in place)\n`,
       );
+    }
+    await initBackend(backend);
+    // One worker runs in this thread; more run on a pool of worker threads.
+    const pool = workers > 1 ? createWorkerPool({ workers, backend }) : null;
+    let stop = false;
+    const onSignal = (sig: string) => {
+      if (stop) process.exit(130);
+      stop = true;
+      pool?.stop();
+      process.stderr.write(
+        `\nnalm: ${sig} — stopping after the current evaluation; finished runs are kept. (Again to quit now.)\n`,
+      );
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    const thresholdCache = diskThresholdCache();
+    const started = Date.now();
+    const result = await runSweep({
+      configs,
+      seeds,
+      store,
+      engine,
+      fast,
+      maxReplicas,
+      thresholdCache,
+      onEvent: progressPrinter(args.quiet === true),
+      shouldStop: () => stop,
+      shard,
+      executor: pool?.execute,
+      concurrency: workers,
+    }).finally(() => pool?.close());
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    const seconds = (Date.now() - started) / 1000;
+    if (result.interrupted) {
+      process.stderr.write(interruptedMessage(seconds, result.trained, out));
+      return 130;
+    }
+    if (args.quiet !== true) {
+      process.stderr.write(
+        `\nnalm: trained ${result.trained} run(s) in ${seconds.toFixed(1)} s with ${workers} worker(s) ` +
+          `(${result.skipped} already done${shard ? `, ${result.otherShards} left to other shards` : ''}) → ${out}\n`,
+      );
+    }
+    if (args.report !== false) {
+      const { records } = store.read();
+      const report = reportFromRecords(records, { thresholdCache });
+      const md = formatMarkdown(report); // exactly report.md, so a piped stdout equals the file
+      writeReportFiles(report, records, out, ['md', 'csv', 'json']);
+      await writePlotFiles(report, records, out, ['html'], thresholdCache);
+      process.stdout.write(md);
+      if (args.quiet !== true)
+        process.stderr.write(
+          `nalm: report written to ${join(out, 'report.md')} and ${join(out, 'report.html')}\n`,
+        );
+    }
+    return 0;
+  } finally {
+    lock.release();
   }
-  return 0;
 }

@@ -36,7 +36,8 @@ export function createWorkerPool(opts: {
   }
   const pool = new Piscina({
     filename,
-    minThreads: opts.workers,
+    // Threads start as batches arrive: one pending batch starts one worker, not `workers` of them.
+    minThreads: 0,
     maxThreads: opts.workers,
     execArgv,
     idleTimeout: 60_000,

@@ -3,9 +3,9 @@
  * Corrupt lines are reported and skipped; an input with nothing usable is an error.
  */
 import { readFileSync, statSync } from 'node:fs';
-import type { RunRecord } from '@nalm/bench';
+import type { DedupeConflict, RunRecord, SourcedRecords } from '@nalm/bench';
 import type { StoreProblem } from '@nalm/bench';
-import { StoreError } from '@nalm/bench';
+import { StoreError, dedupeRecords } from '@nalm/bench';
 import { openStore, readRecordsFile } from '../store/index.js';
 import type { StableNaluRun } from '@nalm/bench';
 import { parseStableNaluCsv } from '@nalm/bench';
@@ -21,8 +21,22 @@ export function detectFormat(path: string): InputFormat {
   return /\.csv$/i.test(path) ? 'stable-nalu' : 'nalm';
 }
 
-export function loadRecords(paths: readonly string[]): { records: RunRecord[]; problems: StoreProblem[] } {
-  const records: RunRecord[] = [];
+export interface LoadedRecords {
+  /** One record per (configuration, seed) over all inputs. */
+  records: RunRecord[];
+  problems: StoreProblem[];
+  /** Identical copies of a record in several inputs (or one input given twice), dropped. */
+  duplicates: number;
+  /** Different records for one (configuration, seed) in several inputs; none of them is used. */
+  conflicts: DedupeConflict[];
+}
+
+/**
+ * Read every input and keep one record per (configuration, seed): two runs of one grid, a store
+ * given twice, or shards next to their merged store must not count a seed twice.
+ */
+export function loadRecords(paths: readonly string[]): LoadedRecords {
+  const inputs: SourcedRecords[] = [];
   const problems: StoreProblem[] = [];
   for (const path of paths) {
     let st;
@@ -39,10 +53,10 @@ export function loadRecords(paths: readonly string[]): { records: RunRecord[]; p
         `${path}: no valid record in it (${result.problems.length} unreadable line(s), first at line ${result.problems[0]!.line}: ${result.problems[0]!.reason}). Is this a nalm records file?`,
       );
     }
-    records.push(...result.records);
+    inputs.push({ source: path, records: result.records });
     problems.push(...result.problems);
   }
-  return { records, problems };
+  return { ...dedupeRecords(inputs), problems };
 }
 
 export function loadStableNalu(paths: readonly string[]): StableNaluRun[] {

@@ -15,6 +15,8 @@ import { StoreError } from '@nalm/bench';
 import type { StoreProblem } from '@nalm/bench';
 import type { StoreReadResult } from './records.js';
 import { openStore, readRecordsFile } from './store.js';
+import type { LockOptions } from './lock.js';
+import { lockStore } from './lock.js';
 
 export interface MergeConflict {
   key: string;
@@ -40,6 +42,11 @@ export interface MergeOptions {
   nalmVersion?: string;
   /** Append to `records.<writerId>.jsonl` of the output store (default `records.jsonl`). */
   writerId?: string;
+  /**
+   * Hold the output's lock (see lock.ts) while reading what it has and appending: two merges into
+   * one output would otherwise both find a record missing and both append it.
+   */
+  lock?: LockOptions;
 }
 
 const BATCH = 1000;
@@ -98,47 +105,52 @@ export function mergeStores(
     ...(options.writerId !== undefined ? { writerId: options.writerId } : {}),
   });
 
-  const present = new Map<string, { record: RunRecord; source: string; canon?: string }>();
-  for (const record of out.read().records)
-    present.set(recordId(record.key, record.seed), { record, source: outDir });
+  const lock = options.lock ? lockStore(outDir, options.lock) : null;
+  try {
+    const present = new Map<string, { record: RunRecord; source: string; canon?: string }>();
+    for (const record of out.read().records)
+      present.set(recordId(record.key, record.seed), { record, source: outDir });
 
-  const conflicts = new Map<string, MergeConflict>();
-  const problems: StoreProblem[] = [];
-  const notes: StoreProblem[] = [];
-  let identicalDuplicates = 0;
-  let added = 0;
-  let batch: RunRecord[] = [];
-  const flush = (): void => {
-    out.appendMany(batch);
-    added += batch.length;
-    batch = [];
-  };
+    const conflicts = new Map<string, MergeConflict>();
+    const problems: StoreProblem[] = [];
+    const notes: StoreProblem[] = [];
+    let identicalDuplicates = 0;
+    let added = 0;
+    let batch: RunRecord[] = [];
+    const flush = (): void => {
+      out.appendMany(batch);
+      added += batch.length;
+      batch = [];
+    };
 
-  for (const { path, result } of read) {
-    problems.push(...result.problems);
-    notes.push(...result.notes);
-    for (const record of result.records) {
-      const id = recordId(record.key, record.seed);
-      const first = present.get(id);
-      if (!first) {
-        present.set(id, { record, source: path });
-        batch.push(record);
-        if (batch.length >= BATCH) flush();
-        continue;
+    for (const { path, result } of read) {
+      problems.push(...result.problems);
+      notes.push(...result.notes);
+      for (const record of result.records) {
+        const id = recordId(record.key, record.seed);
+        const first = present.get(id);
+        if (!first) {
+          present.set(id, { record, source: path });
+          batch.push(record);
+          if (batch.length >= BATCH) flush();
+          continue;
+        }
+        first.canon ??= canonicalRecord(first.record);
+        if (canonicalRecord(record) === first.canon) {
+          identicalDuplicates++;
+          continue;
+        }
+        let c = conflicts.get(id);
+        if (!c) {
+          c = { key: record.key, seed: record.seed, sources: [first.source] };
+          conflicts.set(id, c);
+        }
+        if (!c.sources.includes(path)) c.sources.push(path);
       }
-      first.canon ??= canonicalRecord(first.record);
-      if (canonicalRecord(record) === first.canon) {
-        identicalDuplicates++;
-        continue;
-      }
-      let c = conflicts.get(id);
-      if (!c) {
-        c = { key: record.key, seed: record.seed, sources: [first.source] };
-        conflicts.set(id, c);
-      }
-      if (!c.sources.includes(path)) c.sources.push(path);
     }
+    if (batch.length > 0) flush();
+    return { added, identicalDuplicates, conflicts: [...conflicts.values()], problems, notes };
+  } finally {
+    lock?.release();
   }
-  if (batch.length > 0) flush();
-  return { added, identicalDuplicates, conflicts: [...conflicts.values()], problems, notes };
 }
