@@ -94,6 +94,24 @@ describe('nalm calc', () => {
     const md = formatCalcEvaluation(ev);
     expect(md).toMatch(/\| 5_digit_multiplication \| 4 \|/);
     expect(md).toMatch(/seed 0: arithmetic digits \d\.\d{4}, all tokens \d\.\d{4}; non-arithmetic \d\.\d{4}/);
+
+    // An unreadable model is left out with its file named; the other one is still evaluated.
+    const weights = join(dir, 'baseline', 'seed-0', 'weights.bin');
+    writeFileSync(weights, readFileSync(weights).subarray(0, 10));
+    text = '';
+    const code = await calcEval({ dir, json: true }, (s) => {
+      text += s;
+    });
+    expect(code).toBe(2);
+    const partial = JSON.parse(text) as CalcEvaluation;
+    expect(partial.models.map((m) => m.variant)).toEqual(['calculator']);
+    expect(partial.skipped).toEqual([
+      { variant: 'baseline', seed: 0, file: weights, reason: expect.any(String) },
+    ]);
+    writeFileSync(join(dir, 'calculator', 'seed-0', 'train.json'), '{"steps": 3, "wal');
+    await expect(calcEval({ dir }, () => {})).rejects.toThrow(
+      /no model could be read .*calculator[/\\]seed-0[/\\]train\.json: .*JSON/,
+    );
   });
 
   it('usage mistakes exit with code 2 and say what is wrong', async () => {

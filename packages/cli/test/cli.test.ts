@@ -50,6 +50,14 @@ describe('nalm CLI: bad input → a message naming the problem and exit code 2',
     ['no command', [], /Give a command/],
     ['bad report format', ['report', 'x', '--format', 'pdf'], /--format: unknown format 'pdf'/],
     ['missing input', ['report', '/nonexistent/store'], /no such file or directory/],
+    // What was typed is shown, not what yargs made of it.
+    ['non-numeric value', ['run', '--preset', 'quick', '--iterations', 'abc'], /--iterations: .*got "abc"/],
+    [
+      'repeated flag',
+      ['run', '--preset', 'quick', '--iterations', '1000', '--iterations', '0'],
+      /--iterations given 2 times \(1000, 0\): give it once/,
+    ],
+    ['negative shard', ['run', '--preset', 'quick', '--shard', '-1/4'], /--shard "-1\/4": use K\/N/],
   ];
   for (const [name, args, message] of cases) {
     it(name, () => {
@@ -160,6 +168,8 @@ describe.each([1, 2])('nalm run --workers %i: resume after kill -9', (workers) =
     // Same command again: finishes the rest.
     const r = spawnSync(process.execPath, args, { env, encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
+    // The killed run's lock is stale: removed with a message, not a reason to refuse.
+    expect(r.stderr).toMatch(/removed a stale lock of pid \d+ .*no longer running/);
     const after = lines(out)
       .map((l) => {
         try {

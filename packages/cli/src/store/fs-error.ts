@@ -5,7 +5,8 @@ import { StoreError } from '@nalm/bench';
 export function fsError(path: string, doing: string, err: unknown, note?: string): StoreError {
   const e = err as NodeJS.ErrnoException;
   const code = typeof e?.code === 'string' ? e.code : 'error';
-  const detail = e instanceof Error ? e.message : String(err);
+  // Node's messages start with the code already ('ENOSPC: no space left on device, write').
+  const detail = (e instanceof Error ? e.message : String(err)).replace(new RegExp(`^${code}: `), '');
   const hint =
     code === 'EACCES' || code === 'EPERM'
       ? 'Check its permissions.'
