@@ -22,8 +22,9 @@
 #   NALM_FLAGS    extra `nalm run` flags that change the grid; the same go to `nalm plan`
 #                 (e.g. "--seeds 0..9 --iterations 100000"; no --shard, --out or --workers)
 #   SBATCH_FLAGS  extra sbatch options, e.g. "--partition=long --mem=8G --time=48:00:00"
-#   NALM          the command that runs nalm in REPO                         [pnpm --silent nalm]
-#   REPO          the nalm clone, `pnpm install` done once      [this script's clone; in a task: the submit dir]
+#   NALM          the command that runs nalm in REPO                         [node_modules/.bin/nalm]
+#   REPO          the nalm clone with `pnpm install` done (the submitter runs `pnpm build`; with sbatch
+#                 directly, run it once yourself)   [this script's clone; in a task: the submit dir]
 #
 # Shared filesystem: REPO must be readable and OUT writable at the same path on every node (the
 # usual /home or /shared of a cluster). Without one, give each task a node-local OUT (e.g.
@@ -40,7 +41,9 @@ set -euo pipefail
 
 PRESET=${PRESET:-iclr2020}
 NALM_FLAGS=${NALM_FLAGS:-}
-NALM=${NALM:-pnpm --silent nalm}
+# The compiled bin (`pnpm build`, done by the submitter), not `pnpm nalm`: that script rebuilds
+# first, and concurrent tasks would race to write dist/; and pnpm does not pass scancel's SIGTERM on.
+NALM=${NALM:-node_modules/.bin/nalm}
 die() {
   echo "slurm-array.sh: $*" >&2
   exit 2
@@ -55,6 +58,7 @@ if [ -z "${SLURM_ARRAY_TASK_ID:-}" ]; then
   case "$OUT" in /*) ;; *) OUT="$PWD/$OUT" ;; esac # tasks start elsewhere: pass an absolute path
   CPUS=${CPUS:-4}
   TASK_HOURS=${TASK_HOURS:-4}
+  (cd "$REPO" && pnpm --silent build) || die "pnpm build failed in $REPO (its message is above); the tasks run the compiled nalm."
   if [ -z "${SHARDS:-}" ]; then
     # A short calibration on this machine; the nodes may be faster or slower (see `nalm plan --help`).
     # shellcheck disable=SC2086 # NALM and NALM_FLAGS are lists of words
@@ -83,6 +87,7 @@ REPO=${REPO:-$SLURM_SUBMIT_DIR} # Slurm runs a copy of this script from its spoo
 OUT=${OUT:-results/$PRESET}
 case "$OUT" in /*) ;; *) OUT="$SLURM_SUBMIT_DIR/$OUT" ;; esac
 cd "$REPO"
+[ "$NALM" != node_modules/.bin/nalm ] || [ -x "$NALM" ] || die "$REPO/$NALM is missing: run pnpm install and pnpm build in $REPO."
 echo "slurm-array.sh: task $SLURM_ARRAY_TASK_ID of job $SLURM_ARRAY_JOB_ID on $(hostname): shard $SLURM_ARRAY_TASK_ID/$SHARDS → $OUT/shard-$SLURM_ARRAY_TASK_ID" >&2
 # Re-running a failed, cancelled or pre-empted task resumes: finished (configuration, seed) runs are
 # skipped. scancel's SIGTERM stops nalm after its current evaluation; stored runs stay stored.

@@ -5,7 +5,8 @@
 #  1. Installs Debian's slurm-wlm and munge if missing (needs root; says so and fails if it cannot).
 #  2. Starts munged, slurmctld and slurmd with their keys, state, spool and logs in a temp dir and
 #     a node of this machine's cores (other ports than a system Slurm; none of /etc is touched).
-#  3. Submits the array script (4 tasks) for a small grid, cancels task 0 with scancel once it has
+#  3. Lets the array script pick an array size with `nalm plan` (sbatch --test-only), then
+#     submits it with SHARDS=4 for a small grid, cancels task 0 with scancel once it has
 #     stored some runs, waits for the others, resubmits task 0 and checks it lost and duplicated
 #     nothing; merges the shards with `nalm merge`.
 #  4. Runs the same grid on this machine in one process and compares the two record by record.
@@ -51,7 +52,7 @@ if missing; then
   missing && fail "apt-get installed slurm-wlm and munge but munged/slurmctld/slurmd/sbatch are still not on PATH ($PATH)."
 fi
 [ "$(id -u)" = 0 ] || fail "slurmd must run as root to start jobs (it switches to the job's user). Run pnpm test:slurm as root, e.g. in a container."
-echo "$(slurmctld -V), munge $(munged -V 2>&1 | awk '{print $2}')"
+echo "$(slurmctld -V), $(munged -V 2>&1 | awk '{print $1}')"
 
 # ---- 2. The cluster ----
 D=$(mktemp -d /tmp/nalm-slurm.XXXXXX)
@@ -64,18 +65,19 @@ cleanup() {
   trap - EXIT INT TERM
   set +e
   if [ "${#JOBS[@]}" -gt 0 ] && [ -n "${SLURM_CONF:-}" ]; then
-    scancel "${JOBS[@]}" 2>/dev/null
+    # (timeouts: a client command waits long for a controller that is gone)
+    timeout 10 scancel "${JOBS[@]}" 2>/dev/null
     for _ in $(seq 1 30); do # until slurmd has ended the job steps (KillWait is 5 s)
-      [ -z "$(squeue -h -t PD,R,CG,CF 2>/dev/null)" ] && break
+      [ -z "$(timeout 5 squeue -h -t PD,R,CG,CF 2>/dev/null)" ] && break
       sleep 1
     done
     # Job processes slurmd did not end (it would only fail to if it died): by their pid, from slurmd.
-    for p in $(scontrol listpids 2>/dev/null | awk 'NR > 1 && $1 ~ /^[0-9]+$/ {print $1}'); do
+    for p in $(timeout 10 scontrol listpids 2>/dev/null | awk 'NR > 1 && $1 ~ /^[0-9]+$/ {print $1}'); do
       kill -9 "$p" 2>/dev/null
     done
   fi
   if [ "$rc" != 0 ]; then
-    for f in "$D"/log/*.log "$D"/out/logs/*.out; do
+    for f in "$D"/log/*.log "$D"/log/*.stdout "$D"/out/logs/*.out; do
       [ -f "$f" ] && { echo "--- $f (last lines)"; tail -15 "$f"; }
     done >&2
   fi
@@ -147,17 +149,21 @@ PartitionName=test Nodes=$HOST Default=YES MaxTime=INFINITE State=UP
 EOF
 
 for _ in $(seq 1 50); do [ -S "$SOCKET" ] && break; sleep 0.1; done
-[ -S "$SOCKET" ] || fail "munged did not start (no socket $SOCKET)."
+[ -S "$SOCKET" ] || fail "munged did not start (no socket $SOCKET; its log is below)."
 slurmctld -D -i -f "$SLURM_CONF" >"$D/log/slurmctld.stdout" 2>&1 &
 PIDS+=($!)
 slurmd -D -f "$SLURM_CONF" -N "$HOST" >"$D/log/slurmd.stdout" 2>&1 &
 PIDS+=($!)
-for _ in $(seq 1 60); do
-  state=$(sinfo -h -N -o '%T' 2>/dev/null || true)
-  [ "$state" = idle ] && break
+deadline=$((SECONDS + 60))
+# sinfo retries for tens of seconds while no controller answers: bound each call, and stop at once
+# if a daemon has exited.
+until state=$(timeout 5 sinfo -h -N -o '%T' 2>/dev/null) && [ "$state" = idle ]; do
+  for i in 0 1 2; do
+    kill -0 "${PIDS[i]}" 2>/dev/null || fail "$(echo munged slurmctld slurmd | cut -d' ' -f$((i + 1))) exited at startup (its log is below)."
+  done
+  ((SECONDS < deadline)) || fail "the node did not become idle within 60 s (sinfo says '${state:-nothing}'; logs below)."
   sleep 0.5
 done
-[ "$state" = idle ] || fail "the node did not become idle within 30 s (sinfo says '${state:-nothing}')."
 say "cluster up: slurmctld :$CTLD_PORT, slurmd :$SLURMD_PORT, node $HOST with $CPUS CPUs (temp dir $D)"
 sinfo
 
@@ -186,6 +192,11 @@ records() { # store dir → its number of records (0 while it does not exist)
 count_tasks() { # job id, state → tasks in that state that exited with code 0 (or were cancelled)
   scontrol -o show job "$1" | grep "JobState=$2 " | grep -c "ExitCode=0:0\|JobState=CANCELLED" || true
 }
+
+say "without SHARDS the submitter asks nalm plan for the array size (here TASK_HOURS=0.002; sbatch --test-only)"
+plan_out=$(PRESET=$PRESET OUT="$D/out" CPUS=1 TASK_HOURS=0.002 NALM_FLAGS=$NALM_FLAGS \
+  SBATCH_FLAGS="--test-only --mem=1G --time=30:00" bash "$HERE/slurm-array.sh" 2>&1) || { echo "$plan_out"; fail "the submitter's nalm plan path failed."; }
+grep -E 'nalm plan suggests|to start at' <<<"$plan_out" || { echo "$plan_out"; fail "the submitter did not report nalm plan's array size."; }
 
 say "submitting: PRESET=$PRESET SHARDS=$SHARDS NALM_FLAGS='$NALM_FLAGS' bash benchmarks/cluster/slurm-array.sh"
 JOB=$(submit "0-$((SHARDS - 1))")
