@@ -247,7 +247,8 @@ node "$HERE/compare-stores.mjs" count "$D/merged"
 # ---- 4. The same grid on one machine ----
 say "single-machine run: nalm run --preset $PRESET $NALM_FLAGS --workers $CPUS"
 # shellcheck disable=SC2086 # NALM_FLAGS is a list of flags
-(cd "$ROOT" && pnpm --silent nalm run --preset "$PRESET" $NALM_FLAGS --workers "$CPUS" --out "$D/single" --no-report --quiet)
+(cd "$ROOT" && pnpm --silent nalm run --preset "$PRESET" $NALM_FLAGS --workers "$CPUS" --out "$D/single" --no-report 2>&1) |
+  grep -E '^nalm: ([0-9]+ runs|trained)' # its plan and summary, not the progress lines
 node "$HERE/compare-stores.mjs" count "$D/single"
 
 say "record by record: Slurm array (merged) vs single machine"

@@ -4,6 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { RunConfig } from '../src/config.js';
+import { configKey } from '../src/config.js';
+import { shardOf } from '../src/sweep.js';
 import type { PlanGrid } from '../src/plan.js';
 import {
   batchGroup,
@@ -51,6 +53,15 @@ describe('plan: sizes and the sweep’s batches', () => {
         .map((b) => b.replicas[0]!.config.model)
         .sort(),
     ).toEqual(['nac', 'nalu', 'nau', 'nmu']);
+  });
+
+  it('puts each run in the shard the sweep gives it (shardOf)', () => {
+    for (const n of [2, 7]) {
+      for (let k = 0; k < n; k++) {
+        for (const b of gridBatches(grid, { index: k, count: n }))
+          for (const r of b.replicas) expect(shardOf(configKey(r.config), r.seed, n)).toBe(k);
+      }
+    }
   });
 
   it('splits the grid into shards that together hold every run exactly once', () => {

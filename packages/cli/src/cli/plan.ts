@@ -14,6 +14,7 @@ import {
   cachedThreshold,
   calibrationBatches,
   coreSeconds,
+  DEFAULT_MAX_REPLICAS,
   gridBatches,
   gridSize,
   lanesMakespan,
@@ -162,7 +163,12 @@ export async function planCommand(args: PlanArgs, fast: FastTrainer | undefined)
       throw new UsageError(`--engine fast does not support model '${c.model}'; use --engine auto or tfjs.`);
     return 'tfjs';
   };
-  const grid = { configs, seeds, engineOf, ...(maxTfjs ? { maxReplicas: { fast: 10, tfjs: maxTfjs } } : {}) };
+  const grid = {
+    configs,
+    seeds,
+    engineOf,
+    ...(maxTfjs ? { maxReplicas: { ...DEFAULT_MAX_REPLICAS, tfjs: maxTfjs } } : {}),
+  };
   const size = gridSize(grid);
   const batches = gridBatches(grid);
 
