@@ -79,7 +79,19 @@ export type {
   SweepOptions,
   SweepResult,
 } from './sweep.js';
-export { modelCost, planBatches, runSweep, shardOf } from './sweep.js';
+export { DEFAULT_MAX_REPLICAS, modelCost, planBatches, runSweep, shardOf } from './sweep.js';
+export type { ArrayPlan, PlanGrid, Rates } from './plan.js';
+export {
+  batchGroup,
+  batchSeconds,
+  calibrationBatches,
+  coreSeconds,
+  gridBatches,
+  gridSize,
+  lanesMakespan,
+  shardSeconds,
+  suggestArraySize,
+} from './plan.js';
 export { fastTrainer } from './fast-trainer.js';
 export { kernelsLoaded, useKernels } from './fast/wasm.js';
 export * from './stats/index.js';

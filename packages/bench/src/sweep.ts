@@ -109,6 +109,9 @@ export interface SweepResult {
   interrupted: boolean;
 }
 
+/** Most replicas per batch unless SweepOptions says otherwise (`nalm plan` forms the same batches). */
+export const DEFAULT_MAX_REPLICAS = { fast: 10, tfjs: 100 } as const;
+
 /** Relative training cost per seed-iteration of a model (1 when unknown). */
 export function modelCost(model: string): number {
   return listModels().find((m) => m.name === model)?.cost ?? 1;
@@ -194,7 +197,10 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
   }
   const batches = planBatches(
     cells,
-    (e) => (e === 'fast' ? (opts.maxFastReplicas ?? 10) : (opts.maxReplicas ?? 100)),
+    (e) =>
+      e === 'fast'
+        ? (opts.maxFastReplicas ?? DEFAULT_MAX_REPLICAS.fast)
+        : (opts.maxReplicas ?? DEFAULT_MAX_REPLICAS.tfjs),
     engineOf,
   );
   opts.onEvent?.({

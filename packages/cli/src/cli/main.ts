@@ -19,6 +19,8 @@ import { loadKernels } from '../node/kernels.js';
 import { UsageError, printable } from './errors.js';
 import { checkSingleValues, prepareArgv } from './args.js';
 import { calcCommand } from './calc.js';
+import type { PlanArgs } from './plan.js';
+import { planCommand, planOptions } from './plan.js';
 import { presetsCommand } from './presets.js';
 import type { ReportArgs } from './report.js';
 import { REPORT_FORMATS, reportCommand } from './report.js';
@@ -206,6 +208,12 @@ export async function main(argv: string[]): Promise<void> {
       'List the presets with their size',
       (y) => y.option('json', { type: 'boolean', describe: 'Machine-readable output' }),
       (a) => guarded('presets', a, () => presetsCommand(a.json === true)),
+    )
+    .command(
+      'plan',
+      'Size and estimated wall time of a preset or grid (from a short calibration here), and the array size for a cluster',
+      planOptions,
+      (a) => guarded('plan', () => planCommand(a as unknown as PlanArgs, fastTrainer)),
     )
     .command(calcCommand)
     .demandCommand(1, 'Give a command: run, report, merge, presets or calc.')
