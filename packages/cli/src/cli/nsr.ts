@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { BackendName } from '@nalm/units';
 import { initBackend } from '@nalm/units';
 import { nsrConfigKey } from '@nalm/bench';
-import type { NsrPreset } from '@nalm/bench';
+import type { NsrModelName, NsrPreset } from '@nalm/bench';
 import { expandNsrPreset, getNsrPreset, NSR_PRESETS, presetForTask } from '@nalm/bench';
 import { formatNsrHtml, formatNsrJson, formatNsrMarkdown, nsrReport, renderNsrPlots } from '@nalm/bench';
 import { openNsrStore } from '../nsr/store.js';
@@ -30,6 +30,8 @@ export interface NsrRunArgs {
   quiet?: boolean;
   backend?: string;
   report?: boolean;
+  /** Train only these models of the preset (comma-separated), e.g. the NSR first. */
+  model?: string;
 }
 
 /** Whether `nalm run` should hand these arguments to `runNsr`. */
@@ -95,7 +97,18 @@ export async function runNsr(args: NsrRunArgs): Promise<number> {
   if (backend !== 'wasm' && backend !== 'cpu')
     throw new UsageError(`--backend: use wasm or cpu, got '${backend}'.`);
   const out = args.out ?? join('results', preset.name);
-  const configs = expandNsrPreset(preset, epochs);
+  let configs = expandNsrPreset(preset, epochs);
+  if (args.model !== undefined) {
+    const want = String(args.model)
+      .split(',')
+      .map((m) => m.trim());
+    for (const m of want)
+      if (!preset.models.includes(m as NsrModelName))
+        throw new UsageError(
+          `--model ${m}: ${preset.name} trains ${preset.models.join(', ')}; pick from those.`,
+        );
+    configs = configs.filter((c) => want.includes(c.model));
+  }
   const store = openNsrStore(out);
   for (const p of store.read().problems)
     process.stderr.write(`nalm: warning: ${p.file}:${p.line}: ${p.reason} (line skipped, left in place)\n`);
