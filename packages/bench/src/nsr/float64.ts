@@ -45,7 +45,6 @@ export function initFloat64Params(layers: readonly LayerSpec[], seed: number): F
   return out;
 }
 
-const sigmoid = (u: number) => 1 / (1 + Math.exp(-u));
 const clamp1 = (w: number) => (w < -1 ? -1 : w > 1 ? 1 : w);
 /** tfjs's clipByValue passes the gradient where min ≤ w ≤ max. */
 const pass1 = (w: number) => (w >= -1 && w <= 1 ? 1 : 0);

@@ -32,6 +32,8 @@ export interface NsrRunArgs {
   report?: boolean;
   /** Train only these models of the preset (comma-separated), e.g. the NSR first. */
   model?: string;
+  shard?: string;
+  workers?: number;
 }
 
 /** Whether `nalm run` should hand these arguments to `runNsr`. */
@@ -88,6 +90,17 @@ function progressPrinter(quiet: boolean) {
 
 export async function runNsr(args: NsrRunArgs): Promise<number> {
   const preset = resolveNsrPreset(args);
+  // The NSR tasks still run on their own sweep and store (nsr/sweep.ts), without shards, workers or
+  // `nalm merge` (issue 18, item 4). A shard would silently train the whole grid: refuse it.
+  if (args.shard !== undefined)
+    throw new UsageError(
+      `--shard: NSR presets do not shard yet (they run on their own pipeline); run ${preset.name} without --shard, ` +
+        `or split it by model with --model (one --out per model).`,
+    );
+  if (args.workers !== undefined && args.workers > 1 && args.quiet !== true)
+    process.stderr.write(
+      `nalm: note: NSR presets train on one thread; --workers ${args.workers} is ignored.\n`,
+    );
   const epochs = args.epochs !== undefined ? checkInt(args.epochs, '--epochs', 1) : preset.epochs;
   const seeds =
     args.seeds !== undefined
