@@ -9,7 +9,7 @@ import { UsageError } from '../src/cli/errors.js';
 import type { NsrRunConfig } from '../../bench/src/nsr/config.js';
 import { nsrRecordLine, parseNsrRecord } from '../../bench/src/nsr/config.js';
 import { architectureOutput, createVars, modelLayers } from '../../bench/src/nsr/models.js';
-import { expandNsrPreset, nsrPresetSize } from '../../bench/src/nsr/presets.js';
+import { expandNsrPreset, getNsrPreset, nsrPresetSize } from '../../bench/src/nsr/presets.js';
 import { formatNsrMarkdown, nsrReport } from '../../bench/src/nsr/report.js';
 import { openNsrStore, NSR_RECORDS_FILE } from '../src/nsr/store.js';
 import { runNsrSweep } from '../../bench/src/nsr/sweep.js';
@@ -182,6 +182,26 @@ describe('cli', () => {
       /give one of them/,
     );
     expect(resolveNsrPreset({ task: 'nsr-count' }).name).toBe('nsr-count');
+  });
+
+  it('refuses --shard and models a preset does not train, naming the fix', async () => {
+    await expect(runNsr({ preset: 'nsr-min-quick', shard: '0/2', quiet: true })).rejects.toThrow(
+      /--shard: NSR presets do not shard yet.*--model/,
+    );
+    await expect(runNsr({ preset: 'nsr-min-quick', model: 'nau-gate', quiet: true })).rejects.toThrow(
+      /--model nau-gate: nsr-min-quick trains nsr, mlp/,
+    );
+  });
+
+  it('the reference epochs and regulariser start are in the presets', () => {
+    const epochs = (name: string) => expandNsrPreset(getNsrPreset(name)!)[0]!;
+    expect(epochs('nsr-piecewise').epochs).toBe(500_000);
+    expect(epochs('nsr-piecewise').regularizeFrom * 500_000).toBeCloseTo(40_000, 6);
+    for (const name of ['nsr-min', 'nsr-count', 'nsr-compare']) {
+      expect(epochs(name).epochs).toBe(50_000);
+      expect(epochs(name).regularizeFrom).toBe(0.8);
+    }
+    expect(getNsrPreset('nsr-piecewise')!.description).toMatch(/500,000/);
   });
 
   it('every preset expands to valid configurations within the float32 limit (except the limit demo)', () => {

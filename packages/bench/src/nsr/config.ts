@@ -17,7 +17,7 @@ export interface NsrRunConfig {
   zeta: number;
   /** The NAU layers' sparsity regulariser is on from this fraction of the epochs (the reference: 0.8). */
   regularizeFrom: number;
-  /** float32: the tfjs trainer (the units themselves); float64: the plain-JS trainer (compare only). */
+  /** float32: the tfjs trainer (the units themselves); float64: the fused plain-JS trainer (float64.ts). */
   numeric: NumericType;
 }
 
@@ -82,10 +82,6 @@ export function validateNsrRun(c: NsrRunConfig): NsrRunConfig {
   if (c.numeric !== 'float32' && c.numeric !== 'float64')
     throw new NsrTaskError(
       `numeric type '${String(c.numeric)}': use 'float32' (tfjs) or 'float64' (plain JS).`,
-    );
-  if (c.numeric === 'float64' && c.task.kind !== 'compare')
-    throw new NsrTaskError(
-      `numeric type float64 covers the compare task only (a plain-JS trainer); run ${c.task.kind} in float32.`,
     );
   validateNsrTask(c.task, c.numeric);
   return c;

@@ -1,11 +1,22 @@
 /**
- * A float64 plain-JS trainer for the comparison task: the three gates (NSR, MLP, NAU gate) with
- * hand-written gradients, full-batch MAE and Adam exactly as tfjs computes them (Adam's bias
- * correction, |x|' = 1 for x > 0 else −1, the NAU's clamp and sparsity regulariser). It exists
- * because tfjs has no float64: in float32 a difference of 1 is lost beyond about 2·10^6, in float64
- * only beyond about 10^15 (resolution.ts). It is a second implementation of the units' maths, held
- * to the tfjs definitions by `nsr-float64.test.ts` (outputs, gradients, training trajectories);
- * initial values come from the units' own seeded initialisers.
+ * The float64 fused trainer of every NSR task (compare, piecewise, min, count) and every gate (NSR,
+ * MLP, NAU gate): plain JS with hand-written gradients, full-batch MAE and Adam exactly as tfjs
+ * computes them (Adam's bias correction, |x|' = 1 for x > 0 else −1, the NAU's clamp, its
+ * pass-through gradient and sparsity regulariser). It exists for two reasons: tfjs has no float64
+ * (in float32 a difference of 1 is lost beyond about 10^6, in float64 only beyond about 10^14, see
+ * resolution.ts), and the reference's training lengths (500,000 full-batch epochs for piecewise)
+ * are out of reach of per-op tfjs dispatch. It is a second implementation of the maths of
+ * models.ts, held to the tfjs definitions by `nsr-float64.test.ts` (loss, gradients and training
+ * trajectories per task × gate); initial values come from the units' own seeded initialisers.
+ *
+ * Structure: the data are held as columns and every loop runs over the rows of one column (what
+ * V8 compiles to tight code). A `Gate` maps S candidate columns to y ∈ (0, 1): per epoch it
+ * `prepare`s what does not depend on the row (softmax rows, clamped weights), `forward` fills y and
+ * caches its internals per `slot` (one per sequence step of the recurrent tasks), `backward` sums
+ * dL/dθ over the batch and, for the running minimum, returns dL/dh (h is fed back into the gate);
+ * `finish` applies the per-epoch transforms (softmax Jacobian, the NAU gate's two factors) and adds
+ * the sums to the gradients. The architectures (compare; piecewise's two NAU branches; min's
+ * recurrence with backpropagation through time; count's sum) are `Arch`es bound to one data set.
  */
 import { Rng } from '@nalm/units';
 import type { NsrPointResult, NsrRecord, NsrRunConfig } from './config.js';
@@ -34,145 +45,476 @@ export function initFloat64Params(layers: readonly LayerSpec[], seed: number): F
   return out;
 }
 
-const sigmoid = (u: number) => 1 / (1 + Math.exp(-u));
 const clamp1 = (w: number) => (w < -1 ? -1 : w > 1 ? 1 : w);
+/** tfjs's clipByValue passes the gradient where min ≤ w ≤ max. */
+const pass1 = (w: number) => (w >= -1 && w <= 1 ? 1 : 0);
 
-/** One gate: y for (a, b) and, given dL/dy, the accumulated parameter gradients. */
+/**
+ * A gate over a batch held as columns (candidate j of row i is `cols[j][i]`). `slot` names a cache
+ * of the forward's internals: the recurrent tasks call the gate once per sequence step and
+ * backpropagate through all of them, so each step keeps its own.
+ */
 interface Gate {
-  forward(p: Float64Params, a: number, b: number): number;
-  /**
-   * One forward and backward pass: y, then dL/dθ for dL/dy = dyOf(y) added to `g`. Returns y.
-   */
-  backward(p: Float64Params, a: number, b: number, dyOf: (y: number) => number, g: Float64Params): number;
+  /** Per-epoch state from the parameters (softmax rows, clamped weights); zeroes the sums. */
+  prepare(p: Float64Params): void;
+  /** y[i] for rows i < n. */
+  forward(cols: readonly Float64Array[], n: number, y: Float64Array, slot: number): void;
+  /** After `forward` of the same slot: sums for dL/dy = dy; dL/d(candidate 0) into `dc0` if given. */
+  backward(
+    cols: readonly Float64Array[],
+    n: number,
+    dy: Float64Array,
+    slot: number,
+    dc0: Float64Array | null,
+  ): void;
+  /** Add the epoch's sums to the parameter gradients `g` (once per epoch, after the batch). */
+  finish(g: Float64Params): void;
 }
 
-function softmax2(v: Float64Array): [number, number] {
-  const m = Math.max(v[0]!, v[1]!);
-  const e0 = Math.exp(v[0]! - m);
-  const e1 = Math.exp(v[1]! - m);
-  return [e0 / (e0 + e1), e1 / (e0 + e1)];
+/** Per-slot scratch arrays, grown on demand. */
+function slots(perRow: number) {
+  const caches: Float64Array[] = [];
+  return (slot: number, n: number): Float64Array => {
+    let a = caches[slot];
+    if (!a || a.length < perRow * n) a = caches[slot] = new Float64Array(perRow * n);
+    return a;
+  };
 }
 
-function nsrGate(zeta: number): Gate {
-  const parts = (p: Float64Params, a: number, b: number) => {
-    const p1 = softmax2(p['gate.nsr/V1']!);
-    const p2 = softmax2(p['gate.nsr/V2']!);
-    const d = a * p1[0] + b * p1[1] - (a * p2[0] + b * p2[1]);
-    const t = Math.tanh(zeta * d);
-    const q = 1 - 2 * t * t;
-    const ws = p['gate.nsr/W_sign']![0]!;
-    const wz = p['gate.nsr/W_zero']![0]!;
-    const y = sigmoid(p['gate.nsr/b']![0]! + t * ws + q * wz);
-    return { p1, p2, t, q, ws, wz, y };
+/** y = σ(b + tanh(ζd)·W± + (1 − 2tanh²(ζd))·W0), d = x·softmax(V1) − x·softmax(V2) (units/src/nsr.ts). */
+function nsrGate(S: number, zeta: number): Gate {
+  const p1 = new Float64Array(S);
+  const p2 = new Float64Array(S);
+  // Σ over the batch of dL/do1 · c_j and dL/do2 · c_j: the softmax Jacobian is applied once.
+  const gp1 = new Float64Array(S);
+  const gp2 = new Float64Array(S);
+  const tanhOf = slots(1);
+  const yOf = slots(1);
+  let ws = 0;
+  let wz = 0;
+  let b = 0;
+  let gws = 0;
+  let gwz = 0;
+  let gb = 0;
+  const softmax = (v: Float64Array, out: Float64Array) => {
+    let m = -Infinity;
+    for (let j = 0; j < S; j++) if (v[j]! > m) m = v[j]!;
+    let s = 0;
+    for (let j = 0; j < S; j++) s += out[j] = Math.exp(v[j]! - m);
+    for (let j = 0; j < S; j++) out[j]! /= s;
   };
   return {
-    forward: (p, a, b) => parts(p, a, b).y,
-    backward(p, a, b, dyOf, g) {
-      const { p1, p2, t, q, ws, wz, y } = parts(p, a, b);
-      const du = dyOf(y) * y * (1 - y);
-      g['gate.nsr/b']![0]! += du;
-      g['gate.nsr/W_sign']![0]! += du * t;
-      g['gate.nsr/W_zero']![0]! += du * q;
-      const dt = du * ws + du * wz * -4 * t;
-      const dd = dt * zeta * (1 - t * t);
-      // o1 = x·p1 (dL/do1 = dd), o2 = x·p2 (dL/do2 = −dd); softmax: dv_i = p_i (dp_i − Σ p_j dp_j).
-      for (const [name, pr, s] of [
-        ['gate.nsr/V1', p1, dd],
-        ['gate.nsr/V2', p2, -dd],
+    prepare(p) {
+      softmax(p['gate.nsr/V1']!, p1);
+      softmax(p['gate.nsr/V2']!, p2);
+      ws = p['gate.nsr/W_sign']![0]!;
+      wz = p['gate.nsr/W_zero']![0]!;
+      b = p['gate.nsr/b']![0]!;
+      gp1.fill(0);
+      gp2.fill(0);
+      gws = gwz = gb = 0;
+    },
+    forward(cols, n, y, slot) {
+      const T = tanhOf(slot, n);
+      const Y = yOf(slot, n);
+      for (let i = 0; i < n; i++) {
+        let o1 = 0;
+        let o2 = 0;
+        for (let j = 0; j < S; j++) {
+          const c = cols[j]![i]!;
+          o1 += c * p1[j]!;
+          o2 += c * p2[j]!;
+        }
+        const t = Math.tanh(zeta * (o1 - o2));
+        T[i] = t;
+        y[i] = Y[i] = 1 / (1 + Math.exp(-(b + t * ws + (1 - 2 * t * t) * wz)));
+      }
+    },
+    backward(cols, n, dy, slot, dc0) {
+      const T = tanhOf(slot, n);
+      const Y = yOf(slot, n);
+      const sel0 = p1[0]! - p2[0]!;
+      for (let i = 0; i < n; i++) {
+        const t = T[i]!;
+        const y = Y[i]!;
+        const du = dy[i]! * y * (1 - y);
+        gb += du;
+        gws += du * t;
+        gwz += du * (1 - 2 * t * t);
+        const dd = du * (ws - 4 * t * wz) * zeta * (1 - t * t);
+        for (let j = 0; j < S; j++) gp1[j]! += dd * cols[j]![i]!;
+        if (dc0) dc0[i] = dd * sel0;
+      }
+    },
+    finish(g) {
+      g['gate.nsr/b']![0]! += gb;
+      g['gate.nsr/W_sign']![0]! += gws;
+      g['gate.nsr/W_zero']![0]! += gwz;
+      // o2 enters d with the opposite sign: its sums are −gp1. softmax: dv_i = p_i (dp_i − Σ_j p_j dp_j).
+      for (let j = 0; j < S; j++) gp2[j] = -gp1[j]!;
+      for (const [name, pr, dp] of [
+        ['gate.nsr/V1', p1, gp1],
+        ['gate.nsr/V2', p2, gp2],
       ] as const) {
-        const dp0 = s * a;
-        const dp1 = s * b;
-        const dot = pr[0] * dp0 + pr[1] * dp1;
-        g[name]![0]! += pr[0] * (dp0 - dot);
-        g[name]![1]! += pr[1] * (dp1 - dot);
+        let dot = 0;
+        for (let j = 0; j < S; j++) dot += pr[j]! * dp[j]!;
+        const gv = g[name]!;
+        for (let j = 0; j < S; j++) gv[j]! += pr[j]! * (dp[j]! - dot);
       }
-      return y;
     },
   };
 }
 
-function mlpGate(): Gate {
+/** The reference's two-layer baseline σ(σ(x·W1 + b1)·W2 + b2), H hidden units (dense.ts). */
+function mlpGate(S: number): Gate {
   const H = BASELINE_HIDDEN;
-  const h = new Float64Array(H);
-  const forward = (p: Float64Params, a: number, b: number) => {
-    const W1 = p['gate.l1/W']!;
-    const b1 = p['gate.l1/b']!;
-    const W2 = p['gate.l2/W']!;
-    let u = p['gate.l2/b']![0]!;
-    for (let j = 0; j < H; j++) {
-      h[j] = sigmoid(a * W1[j]! + b * W1[H + j]! + b1[j]!);
-      u += h[j]! * W2[j]!;
-    }
-    return sigmoid(u);
-  };
+  const hOf = slots(H); // h[k·n + i]
+  const yOf = slots(1);
+  const gW1 = new Float64Array(S * H);
+  const gb1 = new Float64Array(H);
+  const gW2 = new Float64Array(H);
+  let gb2 = 0;
+  let W1: Float64Array = new Float64Array(0);
+  let b1: Float64Array = new Float64Array(0);
+  let W2: Float64Array = new Float64Array(0);
+  let b2 = 0;
+  let du = new Float64Array(0);
   return {
-    forward,
-    backward(p, a, b, dyOf, g) {
-      const y = forward(p, a, b);
-      const du = dyOf(y) * y * (1 - y);
-      const W2 = p['gate.l2/W']!;
-      g['gate.l2/b']![0]! += du;
-      const gW1 = g['gate.l1/W']!;
-      const gb1 = g['gate.l1/b']!;
-      const gW2 = g['gate.l2/W']!;
-      for (let j = 0; j < H; j++) {
-        gW2[j]! += du * h[j]!;
-        const dz = du * W2[j]! * h[j]! * (1 - h[j]!);
-        gW1[j]! += dz * a;
-        gW1[H + j]! += dz * b;
-        gb1[j]! += dz;
+    prepare(p) {
+      W1 = p['gate.l1/W']!;
+      b1 = p['gate.l1/b']!;
+      W2 = p['gate.l2/W']!;
+      b2 = p['gate.l2/b']![0]!;
+      gW1.fill(0);
+      gb1.fill(0);
+      gW2.fill(0);
+      gb2 = 0;
+    },
+    forward(cols, n, y, slot) {
+      const h = hOf(slot, n);
+      const Y = yOf(slot, n);
+      Y.fill(b2, 0, n);
+      for (let k = 0; k < H; k++) {
+        const bk = b1[k]!;
+        const w2 = W2[k]!;
+        const hk = h.subarray(k * n, (k + 1) * n);
+        if (S === 2) {
+          const c0 = cols[0]!;
+          const c1 = cols[1]!;
+          const w0 = W1[k]!;
+          const w1 = W1[H + k]!;
+          for (let i = 0; i < n; i++) {
+            const v = 1 / (1 + Math.exp(-(bk + c0[i]! * w0 + c1[i]! * w1)));
+            hk[i] = v;
+            Y[i]! += v * w2;
+          }
+        } else {
+          for (let i = 0; i < n; i++) {
+            let z = bk;
+            for (let j = 0; j < S; j++) z += cols[j]![i]! * W1[j * H + k]!;
+            const v = 1 / (1 + Math.exp(-z));
+            hk[i] = v;
+            Y[i]! += v * w2;
+          }
+        }
       }
-      return y;
+      for (let i = 0; i < n; i++) y[i] = Y[i] = 1 / (1 + Math.exp(-Y[i]!));
+    },
+    backward(cols, n, dy, slot, dc0) {
+      const h = hOf(slot, n);
+      const Y = yOf(slot, n);
+      if (du.length < n) du = new Float64Array(n);
+      for (let i = 0; i < n; i++) {
+        const d = dy[i]! * Y[i]! * (1 - Y[i]!);
+        du[i] = d;
+        gb2 += d;
+      }
+      if (dc0) dc0.fill(0, 0, n);
+      for (let k = 0; k < H; k++) {
+        const w2 = W2[k]!;
+        const hk = h.subarray(k * n, (k + 1) * n);
+        const w10 = W1[k]!;
+        let sW2 = 0;
+        let sb1 = 0;
+        for (let i = 0; i < n; i++) {
+          const v = hk[i]!;
+          sW2 += du[i]! * v;
+          const dz = du[i]! * w2 * v * (1 - v);
+          hk[i] = dz; // reuse the cache: h is not needed again for this slot
+          sb1 += dz;
+          if (dc0) dc0[i]! += dz * w10;
+        }
+        gW2[k]! += sW2;
+        gb1[k]! += sb1;
+        for (let j = 0; j < S; j++) {
+          const c = cols[j]!;
+          let s = 0;
+          for (let i = 0; i < n; i++) s += hk[i]! * c[i]!;
+          gW1[j * H + k]! += s;
+        }
+      }
+    },
+    finish(g) {
+      const add = (name: string, a: Float64Array) => {
+        const t = g[name]!;
+        for (let i = 0; i < a.length; i++) t[i]! += a[i]!;
+      };
+      add('gate.l1/W', gW1);
+      add('gate.l1/b', gb1);
+      add('gate.l2/W', gW2);
+      g['gate.l2/b']![0]! += gb2;
     },
   };
 }
 
-function nauGate(): Gate {
+/**
+ * The reference's NAU comparator σ(b + (x·clamp(W1))·clamp(W2)). Linear before the sigmoid, so per
+ * row only v = clamp(W1)·clamp(W2) is needed; the batch's Σ du·x is split into the two factors'
+ * gradients once per epoch.
+ */
+function nauGate(S: number): Gate {
   const H = BASELINE_HIDDEN;
-  const h = new Float64Array(H);
-  const forward = (p: Float64Params, a: number, b: number) => {
-    const W1 = p['gate.w1/W']!;
-    const W2 = p['gate.w2/W']!;
-    let u = 0;
-    for (let j = 0; j < H; j++) {
-      h[j] = a * clamp1(W1[j]!) + b * clamp1(W1[H + j]!);
-      u += h[j]! * clamp1(W2[j]!);
-    }
-    return sigmoid(u + p['gate.b/b']![0]!);
-  };
-  // clipByValue passes the gradient where min ≤ w ≤ max (tfjs).
-  const pass = (w: number) => (w >= -1 && w <= 1 ? 1 : 0);
+  const cw1 = new Float64Array(S * H);
+  const cw2 = new Float64Array(H);
+  const v = new Float64Array(S);
+  const acc = new Float64Array(S);
+  const yOf = slots(1);
+  let W1: Float64Array = new Float64Array(0);
+  let W2: Float64Array = new Float64Array(0);
+  let b = 0;
+  let gb = 0;
   return {
-    forward,
-    backward(p, a, b, dyOf, g) {
-      const y = forward(p, a, b);
-      const du = dyOf(y) * y * (1 - y);
-      const W1 = p['gate.w1/W']!;
-      const W2 = p['gate.w2/W']!;
-      g['gate.b/b']![0]! += du;
-      for (let j = 0; j < H; j++) {
-        g['gate.w2/W']![j]! += du * h[j]! * pass(W2[j]!);
-        const dh = du * clamp1(W2[j]!);
-        g['gate.w1/W']![j]! += dh * a * pass(W1[j]!);
-        g['gate.w1/W']![H + j]! += dh * b * pass(W1[H + j]!);
+    prepare(p) {
+      W1 = p['gate.w1/W']!;
+      W2 = p['gate.w2/W']!;
+      b = p['gate.b/b']![0]!;
+      for (let i = 0; i < S * H; i++) cw1[i] = clamp1(W1[i]!);
+      for (let k = 0; k < H; k++) cw2[k] = clamp1(W2[k]!);
+      for (let j = 0; j < S; j++) {
+        let s = 0;
+        for (let k = 0; k < H; k++) s += cw1[j * H + k]! * cw2[k]!;
+        v[j] = s;
       }
-      return y;
+      acc.fill(0);
+      gb = 0;
+    },
+    forward(cols, n, y, slot) {
+      const Y = yOf(slot, n);
+      for (let i = 0; i < n; i++) {
+        let u = b;
+        for (let j = 0; j < S; j++) u += cols[j]![i]! * v[j]!;
+        y[i] = Y[i] = 1 / (1 + Math.exp(-u));
+      }
+    },
+    backward(cols, n, dy, slot, dc0) {
+      const Y = yOf(slot, n);
+      for (let i = 0; i < n; i++) {
+        const du = dy[i]! * Y[i]! * (1 - Y[i]!);
+        gb += du;
+        for (let j = 0; j < S; j++) acc[j]! += du * cols[j]![i]!;
+        if (dc0) dc0[i] = du * v[0]!;
+      }
+    },
+    finish(g) {
+      g['gate.b/b']![0]! += gb;
+      const gW1 = g['gate.w1/W']!;
+      const gW2 = g['gate.w2/W']!;
+      for (let k = 0; k < H; k++) {
+        let s = 0;
+        for (let j = 0; j < S; j++) {
+          s += acc[j]! * cw1[j * H + k]!;
+          gW1[j * H + k]! += acc[j]! * cw2[k]! * pass1(W1[j * H + k]!);
+        }
+        gW2[k]! += s * pass1(W2[k]!);
+      }
     },
   };
 }
 
-function gateOf(c: NsrRunConfig): Gate {
-  if (c.task.kind !== 'compare')
-    throw new Error(
-      `the float64 trainer covers the compare task only, got '${c.task.kind}'; use numeric 'float32'.`,
-    );
-  return c.model === 'nsr' ? nsrGate(c.zeta) : c.model === 'mlp' ? mlpGate() : nauGate();
+function gateOf(c: NsrRunConfig, S: number): Gate {
+  return c.model === 'nsr' ? nsrGate(S, c.zeta) : c.model === 'mlp' ? mlpGate(S) : nauGate(S);
+}
+
+/** The NAU layers (clamped to [−1, 1] after every step, sparsity-regularised) of a model. */
+const NAU_PARAMS = ['gate.w1/W', 'gate.w2/W', 'true.W/W', 'false.W/W'];
+
+/** A task's architecture around the gate, bound to one data set (held as columns). */
+interface Arch {
+  readonly n: number;
+  prepare(p: Float64Params): void;
+  /** Predictions of every row into `pred`; the gate's y into `gate` (piecewise). */
+  forward(pred: Float64Array, gate?: Float64Array): void;
+  /** After `forward`: sums for dL/dpred = dp. */
+  backward(dp: Float64Array): void;
+  finish(g: Float64Params): void;
+}
+
+function columns(d: NsrData): Float64Array[] {
+  return Array.from({ length: d.width }, (_, j) => {
+    const c = new Float64Array(d.n);
+    for (let i = 0; i < d.n; i++) c[i] = d.x[i * d.width + j]!;
+    return c;
+  });
+}
+
+function archOf(c: NsrRunConfig, d: NsrData): Arch {
+  const cols = columns(d);
+  const n = d.n;
+  const L = d.width;
+  switch (c.task.kind) {
+    case 'compare': {
+      const gate = gateOf(c, 2);
+      return {
+        n,
+        prepare: (p) => gate.prepare(p),
+        forward: (pred) => gate.forward(cols, n, pred, 0),
+        backward: (dp) => gate.backward(cols, n, dp, 0, null),
+        finish: (g) => gate.finish(g),
+      };
+    }
+    case 'piecewise': {
+      // y·(x·clamp(Wt) + bt) + (1 − y)·(x·clamp(Wf) + bf).
+      const S = 5;
+      const gate = gateOf(c, S);
+      const ct = new Float64Array(S);
+      const cf = new Float64Array(S);
+      const at = new Float64Array(S); // Σ dpred·y·x_j over the batch
+      const af = new Float64Array(S);
+      const y = new Float64Array(n);
+      const tv = new Float64Array(n);
+      const fv = new Float64Array(n);
+      const dy = new Float64Array(n);
+      let Wt: Float64Array = new Float64Array(0);
+      let Wf: Float64Array = new Float64Array(0);
+      let bt = 0;
+      let bf = 0;
+      let gbt = 0;
+      let gbf = 0;
+      return {
+        n,
+        prepare(p) {
+          gate.prepare(p);
+          Wt = p['true.W/W']!;
+          Wf = p['false.W/W']!;
+          bt = p['true.b/b']![0]!;
+          bf = p['false.b/b']![0]!;
+          for (let j = 0; j < S; j++) {
+            ct[j] = clamp1(Wt[j]!);
+            cf[j] = clamp1(Wf[j]!);
+          }
+          at.fill(0);
+          af.fill(0);
+          gbt = gbf = 0;
+        },
+        forward(pred, gateOut) {
+          gate.forward(cols, n, y, 0);
+          for (let i = 0; i < n; i++) {
+            let t = bt;
+            let f = bf;
+            for (let j = 0; j < S; j++) {
+              const x = cols[j]![i]!;
+              t += x * ct[j]!;
+              f += x * cf[j]!;
+            }
+            tv[i] = t;
+            fv[i] = f;
+            pred[i] = y[i]! * t + (1 - y[i]!) * f;
+          }
+          gateOut?.set(y);
+        },
+        backward(dp) {
+          for (let i = 0; i < n; i++) {
+            dy[i] = dp[i]! * (tv[i]! - fv[i]!);
+            const dt = dp[i]! * y[i]!;
+            const df = dp[i]! * (1 - y[i]!);
+            gbt += dt;
+            gbf += df;
+            for (let j = 0; j < S; j++) {
+              const x = cols[j]![i]!;
+              at[j]! += dt * x;
+              af[j]! += df * x;
+            }
+          }
+          gate.backward(cols, n, dy, 0, null);
+        },
+        finish(g) {
+          gate.finish(g);
+          g['true.b/b']![0]! += gbt;
+          g['false.b/b']![0]! += gbf;
+          const gt = g['true.W/W']!;
+          const gf = g['false.W/W']!;
+          for (let j = 0; j < S; j++) {
+            gt[j]! += at[j]! * pass1(Wt[j]!);
+            gf[j]! += af[j]! * pass1(Wf[j]!);
+          }
+        },
+      };
+    }
+    case 'min': {
+      // h₀ = x₀, h_k = y_k·h_{k−1} + (1 − y_k)·x_k with y_k = gate([h_{k−1}, x_k]); BPTT in backward.
+      const gate = gateOf(c, 2);
+      const hs = Array.from({ length: L }, (_, k) => (k === 0 ? cols[0]! : new Float64Array(n)));
+      const ys = Array.from({ length: L }, () => new Float64Array(n));
+      const dh = new Float64Array(n);
+      const dy = new Float64Array(n);
+      const dc0 = new Float64Array(n);
+      return {
+        n,
+        prepare: (p) => gate.prepare(p),
+        forward(pred) {
+          for (let k = 1; k < L; k++) {
+            const y = ys[k]!;
+            const h = hs[k - 1]!;
+            const x = cols[k]!;
+            const out = hs[k]!;
+            gate.forward([h, x], n, y, k);
+            for (let i = 0; i < n; i++) out[i] = y[i]! * h[i]! + (1 - y[i]!) * x[i]!;
+          }
+          pred.set(hs[L - 1]!.subarray(0, n));
+        },
+        backward(dp) {
+          dh.set(dp.subarray(0, n));
+          for (let k = L - 1; k >= 1; k--) {
+            const h = hs[k - 1]!;
+            const x = cols[k]!;
+            const y = ys[k]!;
+            for (let i = 0; i < n; i++) dy[i] = dh[i]! * (h[i]! - x[i]!);
+            gate.backward([h, x], n, dy, k, k > 1 ? dc0 : null);
+            if (k > 1) for (let i = 0; i < n; i++) dh[i] = dh[i]! * y[i]! + dc0[i]!;
+          }
+        },
+        finish: (g) => gate.finish(g),
+      };
+    }
+    case 'count': {
+      // Σ_{k ≥ 1} (1 − gate([x₀, x_k])).
+      const gate = gateOf(c, 2);
+      const y = new Float64Array(n);
+      const dy = new Float64Array(n);
+      return {
+        n,
+        prepare: (p) => gate.prepare(p),
+        forward(pred) {
+          pred.fill(0, 0, n);
+          for (let k = 1; k < L; k++) {
+            gate.forward([cols[0]!, cols[k]!], n, y, k);
+            for (let i = 0; i < n; i++) pred[i]! += 1 - y[i]!;
+          }
+        },
+        backward(dp) {
+          for (let i = 0; i < n; i++) dy[i] = -dp[i]!;
+          for (let k = 1; k < L; k++) gate.backward([cols[0]!, cols[k]!], n, dy, k, null);
+        },
+        finish: (g) => gate.finish(g),
+      };
+    }
+  }
 }
 
 /** NAU sparsity regulariser mean(min(|W|, 1 − |W|)) of each NAU layer, and its tfjs gradient. */
 function addSparsity(p: Float64Params, g: Float64Params | null): number {
   let total = 0;
-  for (const name of ['gate.w1/W', 'gate.w2/W']) {
+  for (const name of NAU_PARAMS) {
     const W = p[name];
     if (!W) continue;
     let s = 0;
@@ -191,27 +533,31 @@ function addSparsity(p: Float64Params, g: Float64Params | null): number {
   return total;
 }
 
-/** Full-batch MAE of one replica and (optionally) its gradient. */
+/** Full-batch MAE of one replica (plus the NAU sparsity term) and, given `g`, its gradient. */
 export function float64LossAndGrad(
   c: NsrRunConfig,
   p: Float64Params,
   data: NsrData,
   withReg: boolean,
   g: Float64Params | null,
+  arch: Arch = archOf(c, data),
 ): number {
-  const gate = gateOf(c);
+  const n = data.n;
+  const pred = new Float64Array(n);
+  arch.prepare(p);
+  arch.forward(pred);
   let loss = 0;
   // d|e|/de = 1 for e > 0, else −1 (tfjs's Abs gradient), over n examples.
-  const pos = 1 / data.n;
-  const neg = -1 / data.n;
-  for (let i = 0; i < data.n; i++) {
-    const a = data.x[2 * i]!;
-    const b = data.x[2 * i + 1]!;
-    const label = data.y[i]!;
-    const y = g ? gate.backward(p, a, b, (v) => (v - label > 0 ? pos : neg), g) : gate.forward(p, a, b);
-    loss += Math.abs(y - label);
+  for (let i = 0; i < n; i++) {
+    const e = pred[i]! - data.y[i]!;
+    loss += Math.abs(e);
+    pred[i] = e > 0 ? 1 / n : -1 / n;
   }
-  loss /= data.n;
+  if (g) {
+    arch.backward(pred);
+    arch.finish(g);
+  }
+  loss /= n;
   if (withReg) loss += addSparsity(p, g);
   return loss;
 }
@@ -220,10 +566,50 @@ function zerosLike(p: Float64Params): Float64Params {
   return Object.fromEntries(Object.entries(p).map(([k, v]) => [k, new Float64Array(v.length)]));
 }
 
-/** Train one replica; `onEpoch` sees the parameters after every step (for parity tests). */
+/** Score a model's predictions on a data set (the tfjs trainer's rule, trainer.ts `score`). */
+function scoreSet(arch: Arch, p: Float64Params, d: NsrData) {
+  arch.prepare(p);
+  const pred = new Float64Array(d.n);
+  const gy = new Float64Array(d.n);
+  arch.forward(pred, gy);
+  let correct = 0;
+  let sum = 0;
+  let max = 0;
+  // Either way round: the branches are interchangeable (see trainer.ts).
+  let gateOk = d.gate !== null;
+  let gateInverted = d.gate !== null;
+  for (let i = 0; i < d.n; i++) {
+    const e = Math.abs(pred[i]! - d.y[i]!);
+    if (e < 0.5) correct++;
+    sum += e;
+    if (!(e <= max)) max = e; // NaN sticks
+    if (d.gate) {
+      if (!(Math.abs(gy[i]! - d.gate[i]!) < 0.5)) gateOk = false;
+      if (!(Math.abs(gy[i]! - (1 - d.gate[i]!)) < 0.5)) gateInverted = false;
+    }
+  }
+  return {
+    correct,
+    success: correct === d.n,
+    meanError: sum / d.n,
+    maxError: max,
+    gateSuccess: d.gate ? gateOk || gateInverted : null,
+  };
+}
+
+export interface Float64Hooks {
+  /** Sees the parameters after every step (parity tests). */
+  onEpoch?: (epoch: number, p: Float64Params) => void;
+  /** Called every 1000 epochs with the current training MAE. */
+  onProgress?: (epoch: number, loss: number) => void;
+  /** Checked every 1000 epochs; true stops training and returns null. */
+  shouldStop?: () => boolean;
+}
+
+/** Train one replica. A record depends only on its configuration and seed. */
 export function trainFloat64Replica(
   replica: NsrReplica,
-  hooks: { onEpoch?: (epoch: number, p: Float64Params) => void; shouldStop?: () => boolean } = {},
+  hooks: Float64Hooks = {},
 ): { params: Float64Params; record: NsrRecord } | null {
   const c = replica.config;
   const layers = modelLayers(c.task.kind, c.model, { zeta: c.zeta });
@@ -232,17 +618,21 @@ export function trainFloat64Replica(
   const v = zerosLike(p);
   const g = zerosLike(p);
   const train = trainingData(c.task, replica.seed);
+  const arch = archOf(c, train);
   const regularizeAt = Math.floor(c.regularizeFrom * c.epochs);
   const [beta1, beta2, eps] = [0.9, 0.999, 1e-8];
   let acc1 = beta1;
   let acc2 = beta2;
   let diverged: NsrRecord['diverged'] = null;
+  const nau = NAU_PARAMS.filter((k) => p[k] !== undefined);
+  const keys = Object.keys(p);
   for (let epoch = 1; epoch <= c.epochs; epoch++) {
-    for (const k in g) g[k]!.fill(0);
-    const loss = float64LossAndGrad(c, p, train, epoch > regularizeAt && c.regularizeFrom < 1, g);
+    for (const k of keys) g[k]!.fill(0);
+    const loss = float64LossAndGrad(c, p, train, epoch > regularizeAt && c.regularizeFrom < 1, g, arch);
     if (!Number.isFinite(loss) && diverged === null)
       diverged = { epoch, reason: `non-finite training loss (${loss}) at epoch ${epoch}` };
-    for (const k in p) {
+    // Adam as tfjs writes it (adam_optimizer.ts): bias corrections through β^t accumulators.
+    for (const k of keys) {
       const w = p[k]!;
       const gk = g[k]!;
       const mk = m[k]!;
@@ -255,33 +645,27 @@ export function trainFloat64Replica(
     }
     acc1 *= beta1;
     acc2 *= beta2;
-    if (c.model === 'nau-gate')
-      for (const k of ['gate.w1/W', 'gate.w2/W']) p[k]!.forEach((w, i, a) => (a[i] = clamp1(w)));
-    hooks.onEpoch?.(epoch, p);
-    if (epoch % 1000 === 0 && hooks.shouldStop?.()) return null;
-  }
-  const gate = gateOf(c);
-  const scoreSet = (d: NsrData) => {
-    let correct = 0;
-    let sum = 0;
-    let max = 0;
-    for (let i = 0; i < d.n; i++) {
-      const e = Math.abs(gate.forward(p, d.x[2 * i]!, d.x[2 * i + 1]!) - d.y[i]!);
-      if (e < 0.5) correct++;
-      sum += e;
-      if (!(e <= max)) max = e;
+    for (const k of nau) {
+      const w = p[k]!;
+      for (let i = 0; i < w.length; i++) w[i] = clamp1(w[i]!);
     }
-    return { correct, success: correct === d.n, meanError: sum / d.n, maxError: max, gateSuccess: null };
-  };
+    hooks.onEpoch?.(epoch, p);
+    if (epoch % 1000 === 0) {
+      hooks.onProgress?.(epoch, loss);
+      if (hooks.shouldStop?.()) return null;
+    }
+  }
   const limit = maxResolvedValue(c.numeric);
   const points: NsrPointResult[] = testPoints(c.task).map((pt) => {
     const d = testData(c.task, pt, replica.seed);
+    const sc = scoreSet(archOf(c, d), p, d);
     return {
       exponent: pt.exponent,
       length: pt.length,
       label: pt.label,
       items: d.n,
-      ...scoreSet(d),
+      ...sc,
+      gateSuccess: c.task.kind === 'piecewise' ? sc.gateSuccess : null,
       beyondPrecision: pt.maxValue > limit,
     };
   });
@@ -290,8 +674,8 @@ export function trainFloat64Replica(
     key: nsrConfigKey(c),
     config: c,
     seed: replica.seed,
-    trainLoss: float64LossAndGrad(c, p, train, false, null),
-    trainSolved: scoreSet(train).success,
+    trainLoss: float64LossAndGrad(c, p, train, false, null, arch),
+    trainSolved: scoreSet(arch, p, train).success,
     diverged,
     points,
   };
@@ -307,27 +691,45 @@ export async function trainNsrFloat64(opts: NsrTrainOptions): Promise<NsrRecord[
     if (nsrBatchKey(s.config) !== key0)
       throw new Error(`trainNsrFloat64: replicas of one batch must share ${key0}.`);
   const records: NsrRecord[] = [];
+  const every = opts.progressEvery ?? 1000;
   for (const [r, s] of specs.entries()) {
-    const out = trainFloat64Replica(s, { shouldStop: opts.shouldStop });
+    const E = s.config.epochs;
+    const out = trainFloat64Replica(s, {
+      shouldStop: opts.shouldStop,
+      onProgress: (epoch, loss) => {
+        if (epoch % every === 0)
+          opts.onProgress?.({
+            epoch: Math.round(((r + epoch / E) / specs.length) * E),
+            epochs: E,
+            replicas: specs.length,
+            meanLoss: loss,
+          });
+      },
+    });
     if (out === null) return null;
     records.push(out.record);
-    opts.onProgress?.({
-      epoch: Math.round(((r + 1) / specs.length) * s.config.epochs),
-      epochs: s.config.epochs,
-      replicas: specs.length,
-      meanLoss: records.reduce((a, x) => a + x.trainLoss, 0) / records.length,
-    });
     await nextTick();
   }
   return records;
 }
 
-/** Predictions of a float64-trained comparison gate for rows [a, b]. */
+/** Predictions of a float64-trained model for rows of inputs. */
 export function float64Predict(
   c: NsrRunConfig,
   p: Float64Params,
   rows: readonly (readonly number[])[],
 ): number[] {
-  const gate = gateOf(c);
-  return rows.map((r) => gate.forward(p, r[0]!, r[1]!));
+  if (rows.length === 0) return [];
+  const d: NsrData = {
+    n: rows.length,
+    width: rows[0]!.length,
+    x: Float64Array.from(rows.flat()),
+    y: new Float64Array(rows.length),
+    gate: null,
+  };
+  const arch = archOf(c, d);
+  arch.prepare(p);
+  const pred = new Float64Array(d.n);
+  arch.forward(pred);
+  return Array.from(pred);
 }

@@ -30,6 +30,9 @@ export type { NsrPlot, NsrReport } from './report.js';
 export {
   NSR_PRESETS,
   REFERENCE_EPOCHS,
+  REFERENCE_PIECEWISE_EPOCHS,
+  REFERENCE_REGULARIZE_EPOCH,
+  referenceRegularizeFrom,
   expandNsrPreset,
   getNsrPreset,
   nsrPresetSize,

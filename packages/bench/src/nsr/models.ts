@@ -7,7 +7,7 @@
  * - `nau-gate`: the reference's NAU comparator, σ(b + (x·clamp(W1))·clamp(W2)), 20 hidden units —
  *   a linear decision, so it can learn an ordering but not equality.
  * An *architecture* puts a gate to work on a task (see `architectureOutput`): compare returns y;
- * piecewise mixes two NAU branches (each x·clamp(W) + b) by y; min runs h ← y·h + (1 − y)·x_i;
+ * piecewise mixes two NAU branches (each x·clamp(W) + b, Xavier-normal init as the reference) by y; min runs h ← y·h + (1 − y)·x_i;
  * count adds 1 − y for each later element compared with the first.
  *
  * Every parameter carries a leading replica axis [R, …], so R seeds (and operations) train as one
@@ -40,6 +40,21 @@ export const biasDef: UnitDef<object> = {
   init: (param) => new Float32Array(param.shape.reduce((a, b) => a * b, 1)),
   forward: (p: Params, x: tf.Tensor) => tf.add(x, x.rank === 3 ? tf.expandDims(p.b!, 1) : p.b!),
   effectiveWeights: () => ({}),
+};
+
+/**
+ * The piecewise task's NAU branches as the reference's NAU_ALU: the NAU with its weight drawn
+ * Xavier-normal, std √(2 / (I + O)) = 0.577 for [5, 1] (models.py `NAU_ALU.init`), where the NAU's
+ * own init is U[−0.5, 0.5] (std 0.29, the NAU paper's range). Forward, clamp and regulariser are
+ * the NAU's. Same name, so the seed streams are the NAU's.
+ */
+export const nauBranchDef: UnitDef<object> = {
+  ...(nauDef as unknown as UnitDef<object>),
+  init(param, _shape, _opts, rng) {
+    const [fanIn, fanOut] = param.shape as [number, number];
+    const n = fanIn * fanOut;
+    return rng.fillNormal(new Float32Array(n), 0, Math.sqrt(2 / (fanIn + fanOut))) as Float32Array;
+  },
 };
 
 export interface LayerSpec {
@@ -90,7 +105,7 @@ export function modelLayers(kind: NsrTaskKind, model: NsrModelName, opts: ModelO
   const layers = gateLayers(model, inputSizeOf(kind), opts);
   if (kind === 'piecewise') {
     for (const branch of ['true', 'false']) {
-      layers.push(layer(`${branch}.W`, nauDef as UnitDef<never>, { inputSize: 5, units: 1 }));
+      layers.push(layer(`${branch}.W`, nauBranchDef as UnitDef<never>, { inputSize: 5, units: 1 }));
       layers.push(layer(`${branch}.b`, biasDef as UnitDef<never>, { inputSize: 1, units: 1 }));
     }
   }

@@ -30,7 +30,7 @@ export interface NsrSweepOptions {
   configs: readonly NsrRunConfig[];
   seeds: readonly number[];
   store: NsrRecordSink;
-  /** Most replicas per batch (default 120). */
+  /** Most replicas per float32 batch (default 120; float64 batches hold one). */
   maxReplicas?: number;
   onEvent?: (e: NsrSweepEvent) => void;
   shouldStop?: () => boolean;
@@ -59,10 +59,13 @@ export async function runNsrSweep(opts: NsrSweepOptions): Promise<NsrSweepResult
     const k = nsrBatchKey(r.config);
     byKey.set(k, [...(byKey.get(k) ?? []), r]);
   }
-  const max = opts.maxReplicas ?? 120;
   const batches: NsrReplica[][] = [];
-  for (const group of byKey.values())
+  for (const group of byKey.values()) {
+    // float64 replicas train one after another anyway: a batch of one stores each record as it
+    // finishes, so an interrupted run loses at most the replica in training.
+    const max = group[0]!.config.numeric === 'float64' ? 1 : (opts.maxReplicas ?? 120);
     for (let i = 0; i < group.length; i += max) batches.push(group.slice(i, i + max));
+  }
   opts.onEvent?.({
     type: 'plan',
     cells: pending.length + skipped,
