@@ -213,10 +213,10 @@ export async function main(argv: string[]): Promise<void> {
       'plan',
       'Size and estimated wall time of a preset or grid (from a short calibration here), and the array size for a cluster',
       planOptions,
-      (a) => guarded('plan', () => planCommand(a as unknown as PlanArgs, fastTrainer)),
+      (a) => guarded('plan', a, () => planCommand(a as unknown as PlanArgs, fastTrainer)),
     )
     .command(calcCommand)
-    .demandCommand(1, 'Give a command: run, report, merge, presets or calc.')
+    .demandCommand(1, 'Give a command: run, report, merge, presets, plan or calc.')
     .strict()
     .recommendCommands()
     .fail((msg, err) => {
