@@ -97,15 +97,6 @@ export function parseNsrRecord(line: string): NsrRecord {
   if (r === null || typeof r !== 'object' || r.v !== NSR_RECORD_VERSION || !Array.isArray(r.points))
     throw new Error(`not an NSR record of version ${NSR_RECORD_VERSION}`);
   if (typeof r.key !== 'string' || !Number.isSafeInteger(r.seed)) throw new Error('missing key or seed');
-  // An edited line must not count as a finished run: the key must be its configuration's.
-  if (r.config === null || typeof r.config !== 'object') throw new Error('missing config');
-  try {
-    validateNsrRun(r.config);
-  } catch (e) {
-    throw new Error(`invalid config: ${(e as Error).message}`);
-  }
-  if (nsrConfigKey(r.config) !== r.key)
-    throw new Error(`key ${r.key} is not the key of its configuration (${nsrConfigKey(r.config)})`);
   const num = (v: number | null) => (v === null ? NaN : v);
   r.trainLoss = num(r.trainLoss);
   for (const p of r.points) {
