@@ -193,8 +193,8 @@ count_tasks() { # job id, state → tasks in that state that exited with code 0 
   scontrol -o show job "$1" | grep "JobState=$2 " | grep -c "ExitCode=0:0\|JobState=CANCELLED" || true
 }
 
-say "without SHARDS the submitter asks nalm plan for the array size (here TASK_HOURS=0.002; sbatch --test-only)"
-plan_out=$(PRESET=$PRESET OUT="$D/out" CPUS=1 TASK_HOURS=0.002 NALM_FLAGS=$NALM_FLAGS \
+say "without SHARDS the submitter asks nalm plan for the array size (TASK_HOURS=0.05, generous so load cannot make one run exceed it; sbatch --test-only)"
+plan_out=$(PRESET=$PRESET OUT="$D/out" CPUS=1 TASK_HOURS=0.05 NALM_FLAGS=$NALM_FLAGS \
   SBATCH_FLAGS="--test-only --mem=1G --time=30:00" bash "$HERE/slurm-array.sh" 2>&1) || { echo "$plan_out"; fail "the submitter's nalm plan path failed."; }
 grep -E 'nalm plan suggests|to start at' <<<"$plan_out" || { echo "$plan_out"; fail "the submitter did not report nalm plan's array size."; }
 
