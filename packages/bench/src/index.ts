@@ -63,6 +63,7 @@ export {
   expandPreset,
   getPreset,
   presetLr,
+  presetOps,
   presetSchedule,
   presetSize,
   presetWallTime,

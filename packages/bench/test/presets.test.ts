@@ -1,13 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { configKey } from '../src/config.js';
-import { PRESETS, expandPreset, getPreset, presetSchedule, presetSize } from '../src/presets.js';
+import { PRESETS, expandPreset, getPreset, presetOps, presetSchedule, presetSize } from '../src/presets.js';
 
 describe('presets', () => {
-  it('quick: NMU, NAC•, NALU, NAU × add/sub/mul on the simple task, published schedules', () => {
+  it('quick: NMU, NAU × add/sub/mul, NAC• and NALU × only, on the simple task, published schedules', () => {
     const p = getPreset('quick');
     const configs = expandPreset(p);
-    expect(configs).toHaveLength(12);
-    expect(new Set(configs.map(configKey)).size).toBe(12);
+    expect(configs).toHaveLength(8);
+    expect(new Set(configs.map(configKey)).size).toBe(8);
+    for (const m of ['nac-mul', 'nalu']) {
+      expect(configs.filter((c) => c.model === m).map((c) => c.task.op)).toEqual(['mul']);
+    }
+    expect(presetOps(p, 'nmu')).toEqual(['add', 'sub', 'mul']);
+    // --op narrows a model's own list too (empty when they share nothing).
+    expect(presetOps({ ...p, ops: ['add'] }, 'nalu')).toEqual([]);
     expect(new Set(configs.map((c) => c.model))).toEqual(new Set(['nmu', 'nau', 'nac-mul', 'nalu']));
     expect(configs.every((c) => c.task.simple && c.task.inputSize === 4)).toBe(true);
     // As the simple-task table: the NMU model's regulariser (1M → 2M) never starts.
@@ -17,9 +23,9 @@ describe('presets', () => {
       end: 2_000_000,
     });
     expect(presetSize(p)).toEqual({
-      configurations: 12,
-      runs: 12 * p.seeds,
-      seedIterations: 12 * p.seeds * p.iterations,
+      configurations: 8,
+      runs: 8 * p.seeds,
+      seedIterations: 8 * p.seeds * p.iterations,
     });
   });
 
