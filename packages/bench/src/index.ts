@@ -63,6 +63,7 @@ export {
   expandPreset,
   getPreset,
   presetLr,
+  presetOps,
   presetSchedule,
   presetSize,
   presetWallTime,
@@ -138,3 +139,23 @@ export {
 export type { HtmlOptions } from './report/html.js';
 export { escapeHtml, formatHtml, htmlReport } from './report/html.js';
 export * from './nsr/index.js';
+export {
+  PUBLISHED,
+  PublishedFormatError,
+  UnknownPublishedError,
+  getPublished,
+  parsePublishedTable,
+  type PublishedCell,
+  type PublishedEstimate,
+  type PublishedTable,
+} from './published/index.js';
+export {
+  compareWithPublished,
+  comparisonRows,
+  formatComparisonJson,
+  formatComparisonMarkdown,
+  intervalsOverlap,
+  type Comparison,
+  type ComparisonRow,
+  type Verdict,
+} from './report/compare.js';

@@ -160,14 +160,16 @@ const unitCases: UnitCase[] = [
     tol: LOG_SPACE_TOL,
     fd: true,
   })),
-  ...(['linear', 'relu'] as const).map((activation) => ({
+  ...(['linear', 'relu', 'relu6'] as const).map((activation) => ({
     name: `dense ${activation}`,
     def: denseDef as UnitDef<never>,
     options: { activation },
     shape: { inputSize: 4, units: 3 },
-    // x = 0 and W = 0 make some pre-activations exactly 0 (relu'(0) = 0).
-    param: (_: string, n: number, rnd: () => number) => withKinks(-1, 1, [0])(n, rnd),
-    input: withKinks(-2, 2, [0]),
+    // x = 0 and W = 0 make some pre-activations exactly 0 (relu'(0) = 0); weights up to ±4 on inputs
+    // up to ±4 reach past ReLU6's cap.
+    param: (_: string, n: number, rnd: () => number) =>
+      withKinks(activation === 'relu6' ? -4 : -1, activation === 'relu6' ? 4 : 1, [0])(n, rnd),
+    input: withKinks(activation === 'relu6' ? -4 : -2, activation === 'relu6' ? 4 : 2, [0]),
   })),
   {
     name: 'gated nau/nmu',
@@ -334,7 +336,20 @@ describe('fused kernels equal the tfjs units (forward, input and parameter gradi
   }
 
   it('covers the static-task models of the registry that use only built-in units', () => {
-    const covered = ['nmu', 'nau', 'nac-mul', 'nac', 'nalu', 'gated', 'linear', 'relu'];
+    const covered = [
+      'nmu',
+      'nau',
+      'nac-mul',
+      'nac',
+      'nalu',
+      'gated',
+      'linear',
+      'relu',
+      'relu6',
+      'nac-nalu',
+      'nac-nalu-separate',
+      'nau-gated',
+    ];
     for (const m of listModels().filter((m) => covered.includes(m.name))) {
       expect(fastPathSupports(config({ model: m.name })), m.name).toBe(true);
     }
@@ -478,6 +493,7 @@ const trajectoryCases: TrajectoryCase[] = [
   },
   { name: 'linear', config: config({ model: 'linear' }), seeds: [0, 1], rel: 2e-3 },
   { name: 'relu', config: config({ model: 'relu' }), seeds: [0, 1], rel: 2e-3 },
+  { name: 'relu6', config: config({ model: 'relu6' }), seeds: [0, 1], rel: 2e-3 },
   {
     name: 'gated',
     config: config({

@@ -20,7 +20,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { UnitLayerArgs } from './layer.js';
 import { UnitLayer } from './layer.js';
 import type { Params, UnitDef } from './unit.js';
-import { broadcastRow, checkInput, sizeOf, weightMean } from './unit.js';
+import { broadcastRow, checkInput, meanSparsityErrorOf, sizeOf, weightMean } from './unit.js';
 import { nacWeight } from './nac.js';
 import { nmuProduct } from './nmu.js';
 
@@ -97,6 +97,9 @@ export const inaluDef: UnitDef<InaluOptions> = {
     W_a: nacWeight(p.W_hat_a!, p.M_hat_a!),
     W_m: nacWeight(p.W_hat_m!, p.M_hat_m!),
   }),
+  // nalm-benchmark's iNALU logs 'W/sparsity_error' = (error(W_a) + error(W_m)) / 2, each a max.
+  sparsityError: (p) =>
+    meanSparsityErrorOf([nacWeight(p.W_hat_a!, p.M_hat_a!), nacWeight(p.W_hat_m!, p.M_hat_m!)]),
 };
 
 /** The iNALU as a tfjs layer. */

@@ -9,7 +9,9 @@ export {
   initParams,
   outputSize,
   resolveOptions,
+  meanSparsityErrorOf,
   sparsityErrorOf,
+  unitSparsityError,
   weightMax,
   weightMean,
 } from './unit.js';
@@ -44,7 +46,7 @@ export {
   tanhPhi,
   type GnaluOptions,
 } from './gnalu.js';
-export { NMRU, nmruDef, withReciprocals, type NmruOptions } from './nmru.js';
+export { NMRU, SignNMRU, nmruDef, signNmruDef, withReciprocals, type NmruOptions } from './nmru.js';
 export { SNMU, snmuDef, snmuNoisyProduct, SNMU_NOISE, type SnmuOptions } from './snmu.js';
 
 import { nacDef } from './nac.js';
@@ -57,7 +59,7 @@ import { npuDef, realNpuDef } from './npu.js';
 import { nruDef } from './nru.js';
 import { inaluDef } from './inalu.js';
 import { gnaluDef } from './gnalu.js';
-import { nmruDef } from './nmru.js';
+import { nmruDef, signNmruDef } from './nmru.js';
 import { snmuDef } from './snmu.js';
 import type { UnitDef } from './unit.js';
 
@@ -75,5 +77,6 @@ export const builtinUnits: Readonly<Record<string, UnitDef<never>>> = Object.fre
   [inaluDef.name]: inaluDef as UnitDef<never>,
   [gnaluDef.name]: gnaluDef as UnitDef<never>,
   [nmruDef.name]: nmruDef as UnitDef<never>,
+  [signNmruDef.name]: signNmruDef as UnitDef<never>,
   [snmuDef.name]: snmuDef as UnitDef<never>,
 });

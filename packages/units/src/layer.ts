@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Params, UnitDef } from './unit.js';
-import { initParams, outputSize, resolveOptions, sparsityErrorOf } from './unit.js';
+import { initParams, outputSize, resolveOptions, unitSparsityError } from './unit.js';
 
 type LayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
 
@@ -169,11 +169,9 @@ export class UnitLayer<O extends object = object> extends tf.layers.Layer {
     return tf.tidy(() => this.def.effectiveWeights(this.params(), this.options));
   }
 
-  /** max over effective weights of min(|w|, |1 − |w||). */
+  /** The unit's sparsity error (max over effective weights of min(|w|, |1 − |w||) unless the unit says otherwise). */
   sparsityError(): number {
-    return tf
-      .tidy(() => sparsityErrorOf(Object.values(this.def.effectiveWeights(this.params(), this.options))))
-      .dataSync()[0]!;
+    return tf.tidy(() => unitSparsityError(this.def, this.params(), this.options)).dataSync()[0]!;
   }
 
   override getConfig(): tf.serialization.ConfigDict {

@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { UnitLayerArgs } from './layer.js';
 import { UnitLayer } from './layer.js';
 import type { ParamSpec, Params, UnitDef } from './unit.js';
-import { broadcastRow, checkInput, sizeOf, uniformValues } from './unit.js';
+import { broadcastRow, checkInput, meanSparsityErrorOf, sizeOf, uniformValues } from './unit.js';
 import { xavierUniformRange } from './nalu.js';
 
 export interface NpuOptions {
@@ -21,7 +21,11 @@ export interface NpuOptions {
   epsilon: number;
 }
 
-/** Clamped gate ĝ broadcast against x ([I] with [B, I]; [R, I] → [R, 1, I] with [R, B, I]). */
+/**
+ * Clamped gate ĝ broadcast against x ([I] with [B, I]; [R, I] → [R, 1, I] with [R, B, I]). The clamp
+ * is in the forward pass only, as the NALM benchmark ran (`npu_clip` unset): the stored g may leave
+ * [0, 1], where the loss's gradient with respect to it is 0 (torch.clamp's and tfjs's clipByValue's).
+ */
 function gate(g: tf.Tensor, x: tf.Tensor): tf.Tensor {
   return broadcastRow(tf.clipByValue(g, 0, 1), x);
 }
@@ -94,7 +98,7 @@ function npuInit(
   return new Float32Array(n); // W_im = 0
 }
 
-/** Effective weights; the gate as a column [.., I, 1] so that it reads like (and is scored as) a weight. */
+/** Effective weights for a reader; the clamped gate as a column [.., I, 1] (not scored: see sparsityError). */
 function npuEffective(p: Params, names: readonly string[]): Record<string, tf.Tensor> {
   const out: Record<string, tf.Tensor> = {};
   for (const n of names) out[n] = p[n]!;
@@ -117,9 +121,11 @@ export const npuDef: UnitDef<NpuOptions> = {
     const phase = tf.cos(tf.add(tf.matMul(logR, p.W_im!), tf.matMul(k, p.W_re!)));
     return tf.mul(magnitude, phase);
   },
-  constrain: (p) => ({ g: tf.clipByValue(p.g!, 0, 1) }),
+  // No post-step constraint: nalm-benchmark's NPULayer.optimize clamps nothing with npu_clip unset.
   regularizers: (p) => ({ l1: npuL1(p, ['W_re', 'W_im']) }),
   effectiveWeights: (p) => npuEffective(p, ['W_re', 'W_im']),
+  // The reference's export averages the W_real and W_im sparsity errors; the gate is not scored.
+  sparsityError: (p) => meanSparsityErrorOf([p.W_re!, p.W_im!]),
 };
 
 export const realNpuDef: UnitDef<NpuOptions> = {
@@ -134,9 +140,10 @@ export const realNpuDef: UnitDef<NpuOptions> = {
     const { logR, k } = npuLogAndPhase(x, p.g!, opts.epsilon);
     return tf.mul(tf.exp(tf.matMul(logR, p.W_re!)), tf.cos(tf.matMul(k, p.W_re!)));
   },
-  constrain: (p) => ({ g: tf.clipByValue(p.g!, 0, 1) }),
   regularizers: (p) => ({ l1: npuL1(p, ['W_re']) }),
   effectiveWeights: (p) => npuEffective(p, ['W_re']),
+  // The RealNPU logs only W_real's sparsity error (and the gate's, which the export ignores).
+  sparsityError: (p) => meanSparsityErrorOf([p.W_re!]),
 };
 
 /** The NPU as a tfjs layer. */

@@ -50,6 +50,12 @@ export interface UnitDef<O extends object = object> {
   regularizers?(p: Params, opts: O): Record<string, tf.Tensor>;
   /** Weights after squashing/clamping: what the sparsity error and a reader look at. */
   effectiveWeights(p: Params, opts: O): Record<string, tf.Tensor>;
+  /**
+   * The unit's sparsity error (a scalar, or [R] with a replica axis) where the reference scores it
+   * differently from the default `sparsityErrorOf(effectiveWeights)` (iNALU, NPU: a mean of
+   * per-matrix maxima). Read it through `unitSparsityError`.
+   */
+  sparsityError?(p: Params, opts: O): tf.Tensor;
   /** Throw on invalid options (message names the option and the fix). */
   validateOptions?(opts: O): void;
 }
@@ -152,6 +158,23 @@ export function sparsityErrorOf(weights: readonly tf.Tensor[]): tf.Tensor {
     });
     return perWeight.reduce((acc, t) => tf.maximum(acc, t));
   });
+}
+
+/** Per-matrix sparsity errors (max over each weight's entries), averaged: iNALU's and the NPU's rule. */
+export function meanSparsityErrorOf(weights: readonly tf.Tensor[]): tf.Tensor {
+  return tf.tidy(() => {
+    const perWeight = weights.map((w) => sparsityErrorOf([w]));
+    return tf.div(tf.addN(perWeight), perWeight.length);
+  });
+}
+
+/** A unit's sparsity error: its own rule where it has one, else the max over its effective weights. */
+export function unitSparsityError<O extends object>(def: UnitDef<O>, p: Params, opts: O): tf.Tensor {
+  return tf.tidy(() =>
+    def.sparsityError
+      ? def.sparsityError(p, opts)
+      : sparsityErrorOf(Object.values(def.effectiveWeights(p, opts))),
+  );
 }
 
 /**

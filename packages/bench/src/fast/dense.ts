@@ -1,6 +1,7 @@
 /**
  * Fused dense kernel with bias (the Linear and ReLU baselines; `denseDef` in models/dense.ts):
- * z = act(x · W + b). Raw parameters: W [I, O], b [O]. relu'(0) = 0 as in tfjs.
+ * z = act(x · W + b), act ∈ {linear, ReLU, ReLU6}. Raw parameters: W [I, O], b [O]. The derivative
+ * is 1 on (0, ∞) for ReLU and on (0, 6] for ReLU6, else 0: tfjs's relu and relu6 gradients.
  */
 import type { DenseOptions } from '../models/dense.js';
 import type { KernelArgs, LinearForm } from './kernel.js';
@@ -8,7 +9,8 @@ import { FormLayer, maxNaN, room, sparsityOf, transposeInto } from './kernel.js'
 
 export class DenseKernel extends FormLayer {
   readonly forms: readonly LinearForm[];
-  private readonly relu: boolean;
+  /** Upper clip of the activation: ∞ for ReLU, 6 for ReLU6; null for linear. */
+  private readonly cap: number | null;
   private readonly p: Float64Array;
   private readonly g: Float64Array;
   private readonly wt: Float64Array;
@@ -19,7 +21,7 @@ export class DenseKernel extends FormLayer {
 
   constructor({ inputSize, units, options, p, g }: KernelArgs<DenseOptions>) {
     super(inputSize, units);
-    this.relu = options.activation === 'relu';
+    this.cap = options.activation === 'relu' ? Infinity : options.activation === 'relu6' ? 6 : null;
     this.p = p;
     this.g = g;
     this.wt = new Float64Array(inputSize * units);
@@ -39,24 +41,24 @@ export class DenseKernel extends FormLayer {
 
   /** z = act(s + b). */
   forwardSums(s: Float64Array, rows: number, out: Float64Array): void {
-    const { p, relu, inputSize: I, outputSize: O } = this;
+    const { p, cap, inputSize: I, outputSize: O } = this;
     const u = (this.u = room(this.u, rows * O));
     for (let b = 0; b < rows; b++) {
       for (let o = 0; o < O; o++) {
         const k = b * O + o;
         const v = s[k]! + p[I * O + o]!;
         u[k] = v;
-        out[k] = relu ? (v < 0 ? 0 : v) : v;
+        out[k] = cap === null ? v : v < 0 ? 0 : v > cap ? cap : v;
       }
     }
   }
 
   backwardSums(dOut: Float64Array, rows: number, ds: Float64Array): void {
-    const { u, gb, relu, outputSize: O } = this;
+    const { u, gb, cap, outputSize: O } = this;
     for (let b = 0; b < rows; b++) {
       for (let o = 0; o < O; o++) {
         const k = b * O + o;
-        const d = relu ? (u[k]! > 0 ? dOut[k]! : 0) : dOut[k]!;
+        const d = cap === null ? dOut[k]! : u[k]! > 0 && u[k]! <= cap ? dOut[k]! : 0;
         ds[k] = d;
         gb[o] = gb[o]! + d;
       }

@@ -11,17 +11,18 @@ import {
   nacDef,
   naluDef,
   nauDef,
-  nmruDef,
   nmuDef,
   npuDef,
   nruDef,
   realNpuDef,
+  signNmruDef,
 } from '@nalm/units';
 import type { Schedule } from '../config.js';
 import type { Op } from '../tasks/static.js';
 import { betaSchedule } from '../train/schedule.js';
 import { denseDef } from './dense.js';
 import { gatedNauNmuDef } from './gated.js';
+import { nmuLogDef, posNacMulDef } from './log-space.js';
 import { SNMU_TRAINING_NOISE, seededSnmuDef } from './snmu.js';
 
 export interface ModelLayer {
@@ -179,6 +180,48 @@ const builtins: ModelDef[] = [
     layers: twoLayer(gatedNauNmuDef, gatedNauNmuDef),
     schedule: NMU_SCHEDULE,
   },
+  // ---- the ICLR 2020 appendix's further models (stable-nalu's function_task_static.sh) ----
+  {
+    name: 'nac-mul-sigma',
+    label: 'NAC•,σ',
+    paperLabel: '$\\mathrm{NAC}_{\\bullet,\\sigma}$',
+    description: 'NAC+ → exp(σ(Ŵ)-weighted sum of log(|h| + ε)) (stable-nalu PosNAC --nac-mul normal)',
+    layers: twoLayer(nacDef, posNacMulDef),
+    schedule: null,
+  },
+  {
+    name: 'nac-mul-nmu',
+    label: 'NAC•,NMU',
+    paperLabel: '$\\mathrm{NAC}_{\\bullet,\\mathrm{NMU}}$',
+    description:
+      'NAU → exp(W · log(|h| + ε)) with the NMU weight W ∈ [0, 1] (stable-nalu ReRegualizedLinearPosNAC --nac-mul normal)',
+    layers: twoLayer(nauDef, nmuLogDef),
+    schedule: NMU_SCHEDULE,
+  },
+  // ---- the ICLR 2020 appendix's gate experiment (function_task_static_nalu.sh: NAC+/NAU first) ----
+  {
+    name: 'nac-nalu',
+    label: 'NALU (shared)',
+    description: 'NAC+ → NALU, shared weights (ICLR 2020 gate experiment)',
+    layers: twoLayer(nacDef, naluDef),
+    schedule: null,
+    cost: 2,
+  },
+  {
+    name: 'nac-nalu-separate',
+    label: 'NALU (separate)',
+    description: 'NAC+ → NALU, separate weights (ICLR 2020 gate experiment)',
+    layers: twoLayer(nacDef, naluDef, {}, { separateWeights: true }),
+    schedule: null,
+    cost: 2,
+  },
+  {
+    name: 'nau-gated',
+    label: 'Gated NAU/NMU (NAU first)',
+    description: 'NAU → gated NAU/NMU, g = σ(x·G), separate weights (ICLR 2020 gate experiment)',
+    layers: twoLayer(nauDef, gatedNauNmuDef),
+    schedule: NMU_SCHEDULE,
+  },
   {
     name: 'linear',
     label: 'Linear',
@@ -193,6 +236,14 @@ const builtins: ModelDef[] = [
     paperLabel: 'ReLU',
     description: 'dense + ReLU → dense (linear)',
     layers: twoLayer(denseDef, denseDef, { activation: 'relu' }, { activation: 'linear' }),
+    schedule: null,
+  },
+  {
+    name: 'relu6',
+    label: 'ReLU6',
+    paperLabel: 'ReLU6',
+    description: 'dense + ReLU6 → dense (linear)',
+    layers: twoLayer(denseDef, denseDef, { activation: 'relu6' }, { activation: 'linear' }),
     schedule: null,
   },
 ];
@@ -308,8 +359,9 @@ const single: ModelDef[] = [
   {
     name: 'single-nmru',
     label: 'NMRU',
-    description: 'one NMRU (an NMU over [x, 1/(x + ε)]; single-module task)',
-    layers: oneUnit(nmruDef),
+    description:
+      "one sign-NMRU (|[x, 1/(x + ε)]| products, sign by a cosine; the NALM benchmark's NMRU; single-module task)",
+    layers: oneUnit(signNmruDef),
     schedule: singleSchedule(10),
     // The authors' single-module runs (nalm-benchmark, sltr-in2/sign-nmru): lr 1e−2, gradient norm ≤ 1.
     training: { lr: 1e-2, clipGradNorm: 1 },

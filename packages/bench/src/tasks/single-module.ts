@@ -52,11 +52,15 @@ export const SINGLE_MODULE_RANGES: readonly RangePair[] = Object.freeze(
 );
 
 /** The single-module task for one operation and range pair (validated). */
-export function singleModuleTask(op: Op, ranges: RangePair = SINGLE_MODULE_RANGES[6]!): StaticTaskConfig {
+export function singleModuleTask(
+  op: Op,
+  ranges: RangePair = SINGLE_MODULE_RANGES[6]!,
+  inputSize = 2,
+): StaticTaskConfig {
   return defaultStaticTask({
     op,
-    inputSize: 2,
-    subsetRatio: 0.5,
+    inputSize,
+    subsetRatio: 1 / inputSize,
     overlapRatio: 0,
     numSubsets: 2,
     interpolation: ranges.interpolation,

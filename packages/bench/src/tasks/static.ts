@@ -199,7 +199,11 @@ export function validateStaticTask(c: StaticTaskConfig): StaticTaskConfig {
   return out;
 }
 
-/** The single-module task's fixed layout: I = 2, a = x0, b = x1, one of add/sub/mul/div. */
+/**
+ * The single-module task's layout: a = x[o], b = x[o + 1] — two one-element subsets, no overlap. I = 2
+ * is the benchmark proper; the NALM Primer's input-size figures run I = 10 (subset ratio 0.1) and
+ * I = 100 (0.01), where the other inputs are distractors and the offset o is drawn per seed.
+ */
 function checkSingleModuleLayout(c: StaticTaskConfig): void {
   if (c.singleModule !== true) {
     throw new TaskConfigError(
@@ -207,14 +211,20 @@ function checkSingleModuleLayout(c: StaticTaskConfig): void {
       `must be true or absent, got ${JSON.stringify(c.singleModule)}`,
     );
   }
-  const want = { inputSize: 2, subsetRatio: 0.5, overlapRatio: 0, numSubsets: 2, simple: false } as const;
+  const want = { overlapRatio: 0, numSubsets: 2, simple: false } as const;
   for (const [field, v] of Object.entries(want) as [keyof typeof want, number | boolean][]) {
     if (c[field] !== v) {
       throw new TaskConfigError(
         field,
-        `the single-module task has ${field} ${String(v)} (a = x0, b = x1), got ${JSON.stringify(c[field])}; build it with singleModuleTask() or drop singleModule`,
+        `the single-module task has ${field} ${String(v)} (a = x[o], b = x[o+1]), got ${JSON.stringify(c[field])}; build it with singleModuleTask() or drop singleModule`,
       );
     }
+  }
+  if (!Number.isInteger(c.inputSize) || c.inputSize < 2 || Math.floor(c.subsetRatio * c.inputSize) !== 1) {
+    throw new TaskConfigError(
+      'subsetRatio',
+      `the single-module task has one-element subsets: inputSize ≥ 2 and floor(subsetRatio · inputSize) = 1, got inputSize ${c.inputSize}, subsetRatio ${c.subsetRatio}; use subsetRatio 1/inputSize (e.g. 0.5 for 2, 0.1 for 10)`,
+    );
   }
   if (!SINGLE_MODULE_OPS.includes(c.op)) {
     throw new TaskConfigError(

@@ -8,7 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { UnitDef } from '@nalm/units';
-import { initParams, resolveOptions, Rng, sparsityErrorOf } from '@nalm/units';
+import { initParams, resolveOptions, Rng, unitSparsityError } from '@nalm/units';
 import type { RunConfig } from '../config.js';
 import { canonicalJson, configKey } from '../config.js';
 import { getModel } from '../models/registry.js';
@@ -290,10 +290,19 @@ export async function trainReplicas(opts: TrainReplicasOptions): Promise<RunReco
       }
       for (let r = 0; r < R; r++) mse[si]![r] = mse[si]![r]! / set.n;
     }
+    // The model's sparsity error is the max over its layers of each unit's own rule (stable-nalu's
+    // reader takes the max of every layer's 'W/sparsity_error').
     const sparsity = tf.tidy(() =>
-      sparsityErrorOf(
-        layers.flatMap((l) => Object.values(l.layer.def.effectiveWeights(l.vars, l.layer.options as never))),
-      ).dataSync(),
+      layers
+        // A layer without weights to score (none of the built-ins) does not take part.
+        .filter(
+          (l) =>
+            l.layer.def.sparsityError ||
+            Object.keys(l.layer.def.effectiveWeights(l.vars, l.layer.options as never)).length > 0,
+        )
+        .map((l) => unitSparsityError(l.layer.def, l.vars, l.layer.options as never))
+        .reduce((acc, t) => tf.maximum(acc, t))
+        .dataSync(),
     );
     for (let r = 0; r < R; r++) {
       if (diverged[r]) continue;

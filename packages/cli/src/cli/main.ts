@@ -80,7 +80,9 @@ export async function main(argv: string[]): Promise<void> {
           .option('preset', { type: 'string', describe: 'Named sweep (see `nalm presets`)' })
           .option('model', {
             type: 'string',
-            describe: 'Model(s), comma-separated: nmu, nau, nac-mul, nac, nalu, gated, linear, relu',
+            describe:
+              'Model(s), comma-separated: nmu, nau, nac-mul, nac, nalu, gated, linear, relu, relu6, nac-mul-sigma, ' +
+              'nac-mul-nmu, nac-nalu, nac-nalu-separate, nau-gated, single-* (an unknown name lists them all)',
           })
           .option('op', {
             type: 'string',
@@ -177,7 +179,16 @@ export async function main(argv: string[]): Promise<void> {
             type: 'string',
             describe: 'Input kind: nalm or stable-nalu [default: by file extension]',
           })
+          .option('compare', {
+            type: 'string',
+            describe:
+              'Put published results beside the measured ones: a table name (iclr2020-table1, iclr2020-all, iclr2020-simple, iclr2020-gate) or a .json file',
+          })
           .example('$0 report results/quick', 'print the markdown table')
+          .example(
+            '$0 report results/iclr2020 --compare iclr2020-table1',
+            'published vs measured, with verdicts',
+          )
           .example(
             '$0 report sft-last.csv --from stable-nalu --paper-compat --format csv',
             'the published summary',

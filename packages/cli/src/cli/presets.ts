@@ -32,7 +32,14 @@ export function presetsCommand(json: boolean): number {
           `(from the seed-iterations/s measured per model, SINGLE_MODULE_THROUGHPUT; the upper end from ` +
           `single-module-quick's measured run, WALL_TIME_UNDER_LOAD)\n`;
     process.stdout.write(
-      `${p.name}\n  ${p.description}\n  models: ${p.models.join(', ')}; ops: ${p.ops.join(', ')}\n` +
+      `${p.name}\n  ${p.description}\n  models: ${p.models.join(', ')}; ops: ${p.ops.join(', ')}` +
+        `${
+          p.modelOps
+            ? ` (${Object.entries(p.modelOps)
+                .map(([m, o]) => `${m}: ${o.join(', ')} only`)
+                .join('; ')})`
+            : ''
+        }\n` +
         `  ${p.size.configurations} configurations${ranges ? ` (${p.models.length} models × ${p.ops.length} ops${ranges})` : ''} × ${p.seeds} seeds = ${p.size.runs.toLocaleString('en')} runs of ` +
         `${p.iterations.toLocaleString('en')} iterations (${p.size.seedIterations.toExponential(2)} seed-iterations), ` +
         `schedules ${p.schedules}\n${wall}\n`,

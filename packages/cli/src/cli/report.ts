@@ -1,4 +1,5 @@
 /** `nalm report`: summaries with confidence intervals from result stores or a stable-nalu CSV. */
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunRecord } from '@nalm/bench';
 import { diskThresholdCache } from '../node/threshold-cache.js';
@@ -17,6 +18,16 @@ import type { ThresholdCache } from '@nalm/bench';
 import { formatHtml } from '@nalm/bench';
 import { renderPlots } from '@nalm/bench';
 import { ensureDir, writeFileAtomic } from '../store/atomic.js';
+import type { PublishedTable } from '@nalm/bench';
+import {
+  PublishedFormatError,
+  UnknownPublishedError,
+  compareWithPublished,
+  formatComparisonJson,
+  formatComparisonMarkdown,
+  getPublished,
+  parsePublishedTable,
+} from '@nalm/bench';
 import { parseNames } from './args.js';
 import { UsageError, printable } from './errors.js';
 
@@ -43,6 +54,26 @@ export interface ReportArgs {
   format?: string;
   out?: string;
   from?: string;
+  compare?: string;
+}
+
+/** `--compare NAME|FILE.json`: a shipped published table by name, or a user's file in the same shape. */
+export function resolvePublished(spec: string): PublishedTable {
+  try {
+    if (!spec.endsWith('.json')) return getPublished(spec);
+    if (!existsSync(spec)) throw new UsageError(`--compare: no such file '${spec}'.`);
+    let value: unknown;
+    try {
+      value = JSON.parse(readFileSync(spec, 'utf8'));
+    } catch (e) {
+      throw new UsageError(`--compare: ${spec} is not valid JSON (${(e as Error).message}).`);
+    }
+    return parsePublishedTable(value, spec);
+  } catch (e) {
+    if (e instanceof UnknownPublishedError || e instanceof PublishedFormatError)
+      throw new UsageError(`--compare: ${e.message}`);
+    throw e;
+  }
 }
 
 /** The text of one format. `runs` (per-run CSV in stable-nalu's layout) needs nalm records. */
@@ -173,8 +204,20 @@ export async function reportCommand(args: ReportArgs): Promise<number> {
     records = loaded.records;
     report = reportFromRecords(records, { paperCompat, thresholdCache });
   }
+  const published = args.compare === undefined ? null : resolvePublished(args.compare);
+  const comparison = published ? compareWithPublished(report, published) : null;
   if (args.out !== undefined) {
     const written = writeReportFiles(report, records, args.out, textFormats);
+    if (comparison) {
+      ensureDir(args.out);
+      for (const [name, text] of [
+        ['comparison.md', formatComparisonMarkdown(comparison)],
+        ['comparison.json', formatComparisonJson(comparison)],
+      ] as const) {
+        writeFileAtomic(join(args.out, name), text);
+        written.push(join(args.out, name));
+      }
+    }
     written.push(...(await writePlotFiles(report, records, args.out, plotFormats, thresholdCache)).written);
     process.stderr.write(`nalm: wrote ${written.join(', ')}\n`);
   } else {
@@ -184,6 +227,7 @@ export async function reportCommand(args: ReportArgs): Promise<number> {
         process.stdout.write(page!);
       } else if (f !== 'svg') process.stdout.write(renderReport(report, records, f));
     }
+    if (comparison) process.stdout.write(`\n${formatComparisonMarkdown(comparison)}`);
   }
   return 0;
 }

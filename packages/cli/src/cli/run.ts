@@ -12,6 +12,7 @@ import { expandPreset, getPreset, presetSchedule, PRESETS } from '@nalm/bench';
 import { formatMarkdown, reportFromRecords } from '@nalm/bench';
 import type { Engine, FastTrainer, Shard, SweepEvent } from '@nalm/bench';
 import { modelCost, runSweep } from '@nalm/bench';
+import { compareWithPublished, formatComparisonMarkdown, getPublished } from '@nalm/bench';
 import { openStore } from '../store/index.js';
 import { commandLine, lockStore } from '../store/lock.js';
 import type { Op } from '@nalm/bench';
@@ -19,6 +20,7 @@ import { OPS, parseRange } from '@nalm/bench';
 import { checkInt, checkNumber, parseNames, parseSeeds } from './args.js';
 import { UsageError, printable } from './errors.js';
 import { writePlotFiles, writeReportFiles } from './report.js';
+import { writeFileAtomic } from '../store/atomic.js';
 import { NALM_VERSION } from '@nalm/bench';
 
 export interface RunArgs {
@@ -381,8 +383,13 @@ export async function runCommand(args: RunArgs, fast?: FastTrainer): Promise<num
     if (args.report !== false) {
       const { records } = store.read();
       const report = reportFromRecords(records, { thresholdCache });
-      const md = formatMarkdown(report); // exactly report.md, so a piped stdout equals the file
+      // A preset that reproduces a published table puts the paper's numbers beside ours.
+      const publishedName = args.preset ? getPreset(args.preset).published : undefined;
+      const published = publishedName ? getPublished(publishedName) : null;
+      const comparison = published ? formatComparisonMarkdown(compareWithPublished(report, published)) : '';
+      const md = formatMarkdown(report) + (comparison ? `\n${comparison}` : ''); // = report.md
       writeReportFiles(report, records, out, ['md', 'csv', 'json']);
+      if (comparison) writeFileAtomic(join(out, 'report.md'), md);
       await writePlotFiles(report, records, out, ['html'], thresholdCache);
       process.stdout.write(md);
       if (args.quiet !== true)
