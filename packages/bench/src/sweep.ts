@@ -117,11 +117,22 @@ export function modelCost(model: string): number {
   return listModels().find((m) => m.name === model)?.cost ?? 1;
 }
 
-/** Group pending cells into batches of compatible replicas (same `batchKey`), in grid order. */
+/**
+ * Group pending cells into batches of compatible replicas (same `batchKey`), in grid order.
+ *
+ * `parallel` (default 1): batches that run at once (the workers). With fewer batches than that, the
+ * fused path's batches are split further, so that every worker gets one (the largest batch in half,
+ * again and again, down to one replica each): `nalm run --model nmu --op mul --seeds 0..9` is one
+ * batch of ten, which would train on one core while the others idle. A fused-path record depends
+ * only on its configuration and seed (each replica trains alone inside the batch), so the split
+ * changes no record. tfjs batches are left whole: that engine's per-op overhead is amortised by
+ * batching, and its records are not split-tested here.
+ */
 export function planBatches(
   cells: readonly ReplicaSpec[],
   maxReplicas: number | ((engine: 'fast' | 'tfjs') => number),
   engineOf: (c: RunConfig) => 'fast' | 'tfjs',
+  parallel = 1,
 ): SweepBatch[] {
   const max = typeof maxReplicas === 'number' ? () => maxReplicas : maxReplicas;
   const groups = new Map<string, ReplicaSpec[]>();
@@ -144,6 +155,19 @@ export function planBatches(
     const c = b.replicas[0]!.config;
     return b.replicas.length * c.iterations * modelCost(c.model);
   };
+  while (batches.length < parallel) {
+    // The costliest fused batch of more than one replica, halved (the first half keeps its place).
+    let at = -1;
+    for (let k = 0; k < batches.length; k++) {
+      const b = batches[k]!;
+      if (b.engine === 'fast' && b.replicas.length > 1 && (at < 0 || cost(b) > cost(batches[at]!))) at = k;
+    }
+    if (at < 0) break;
+    const b = batches[at]!;
+    const half = Math.ceil(b.replicas.length / 2);
+    batches.splice(at + 1, 0, { ...b, replicas: b.replicas.slice(half) });
+    b.replicas = b.replicas.slice(0, half);
+  }
   batches.sort((a, b) => cost(b) - cost(a)); // stable: equal costs keep grid order
   batches.forEach((b, i) => Object.assign(b, { index: i, count: batches.length }));
   return batches;
@@ -195,6 +219,7 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
       cells.push({ config, seed, threshold });
     }
   }
+  const concurrency = Math.max(1, opts.executor ? (opts.concurrency ?? 1) : 1);
   const batches = planBatches(
     cells,
     (e) =>
@@ -202,6 +227,7 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
         ? (opts.maxFastReplicas ?? DEFAULT_MAX_REPLICAS.fast)
         : (opts.maxReplicas ?? DEFAULT_MAX_REPLICAS.tfjs),
     engineOf,
+    concurrency,
   );
   opts.onEvent?.({
     type: 'plan',
@@ -222,7 +248,6 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
     return batch.engine === 'fast' ? opts.fast!.train(trainOpts) : trainReplicas(trainOpts);
   };
   const execute = opts.executor ?? inProcess;
-  const concurrency = Math.max(1, opts.executor ? (opts.concurrency ?? 1) : 1);
 
   let trained = 0;
   let interrupted = false;
