@@ -1,33 +1,46 @@
 /**
- * Training speed of the benchmark's real training path, in seed-iterations per second.
+ * Training speed of the benchmark's real training path, in seed-iterations per second, side by side
+ * with a PyTorch implementation of the same loop measured in the same run.
  *
  *   pnpm bench:speed [--json] [--seeds 100] [--iterations 3000] [--simple-iterations 20000]
- *                    [--naive-iterations 2000]
- *                    [--models nmu,nau,nalu] [--tasks default,simple]
+ *                    [--naive-iterations 2000] [--torch-iterations 2000] [--generic-replicas 100]
+ *                    [--generic-iterations 300] [--models nmu,nau,nalu] [--tasks default,simple]
  *
  * For each model and task (the paper's default task, I = 100, and the simple task, I = 4):
  * - fused path, one core: `fastTrainReplicas` with all seeds in one process;
+ * - PyTorch (default task): benchmarks/speed/pytorch_loop.py, the reference's loop for one seed on
+ *   one thread, run right after the one-core measurement; the ratio "1 core / PyTorch" is measured,
+ *   not divided by a figure from another day. Needs a Python with torch (Debian: `apt-get install
+ *   python3-torch`; `NALM_PYTHON` names the interpreter, else /usr/bin/python3 then python3 are
+ *   tried); without it the table says so and shows no ratio;
  * - fused path, all cores: one process per core, each with its share of the seeds, run at once;
  * - naive tfjs: one seed at a time through the generic tfjs trainer on the wasm backend (what a
  *   straightforward tfjs port does), and the ratio to it;
  * - peak RSS of each process.
+ * Then the generic path (default task): a unit without a fused kernel (an NMU definition registered
+ * at run time as a new unit, NAU → it), `--generic-replicas` seeds in one `trainReplicas` call on the
+ * wasm backend, against PyTorch's NMU.
  * Every measurement runs in its own child process (JIT state, caches and peak RSS are its own).
  * Data generation, regularisers, clamps and evaluation (every 1,000 iterations on 10,000 + 10,000
  * items) are included; process start-up and imports are not. Both wall-clock and CPU-time rates are
  * reported: on a shared machine the CPU-time rate is the steadier of the two.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { RunConfig } from '../../packages/bench/src/config.js';
 
-type PathName = 'fast' | 'tfjs';
+/** fast: fused path; tfjs: the naive one-seed tfjs loop; generic: many replicas of a unit without a kernel. */
+type PathName = 'fast' | 'tfjs' | 'generic';
 
-/** The reference (stable-nalu, PyTorch) per core on the default task (performance.md, issue 5). */
-const REFERENCE: Record<string, number> = { nmu: 1321, nau: 1469, nalu: 924 };
-/** The issue's one-core targets on the default task (10× the reference). */
-const TARGET_ONE_CORE: Record<string, number> = { nmu: 13210, nau: 14690, nalu: 9240 };
+/** Issue 19's one-core targets on the default task, as a multiple of the PyTorch loop's speed. */
+const TARGET_RATIO: Record<string, number> = { nmu: 75, nau: 75, nalu: 30 };
+/** Issue 19's target for the generic path (100 replicas of a unit without a kernel), × PyTorch per core. */
+const TARGET_GENERIC = 10;
 type TaskName = 'default' | 'simple';
+
+/** The name under which the generic path's unit (an NMU registered as a user's unit) runs. */
+const GENERIC_MODEL = 'bench-user-nmu';
 
 interface Measurement {
   model: string;
@@ -65,11 +78,25 @@ async function measure(
   const { fastTrainReplicas } = await import('../../packages/bench/src/fast/index.js');
   const { loadKernels } = await import('../../packages/cli/src/node/kernels.js');
   loadKernels();
-  // The fast path needs a tfjs backend only to read initParams' tensors; the tfjs path runs on wasm.
-  const backend = await initBackend(path === 'tfjs' ? 'wasm' : 'cpu');
+  // The fast path needs a tfjs backend only to read initParams' tensors; the tfjs paths run on wasm.
+  const backend = await initBackend(path === 'fast' ? 'cpu' : 'wasm');
+  if (path === 'generic') {
+    // A researcher's own unit: the NMU's definition under another identity, which the fused path
+    // has no kernel for (kernels are keyed by the definition object), so the model runs on tfjs.
+    const { nmuDef } = await import('../../packages/units/src/index.js');
+    const { getModel, registerModel } = await import('../../packages/bench/src/models/registry.js');
+    const userNmu = { ...nmuDef, name: 'user-nmu' };
+    const base = getModel('nmu');
+    registerModel({
+      ...base,
+      name: GENERIC_MODEL,
+      label: 'user NMU',
+      layers: (I, h) => base.layers(I, h).map((l, k) => (k === 1 ? { ...l, def: userNmu as never } : l)),
+    });
+  }
   const config: RunConfig = {
     task: defaultStaticTask({ op: model === 'nau' ? 'add' : 'mul', simple: task === 'simple' }),
-    model,
+    model: path === 'generic' ? GENERIC_MODEL : model,
     hidden: 2,
     batch: 128,
     lr: 1e-3,
@@ -86,6 +113,8 @@ async function measure(
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   if (path === 'fast') await fastTrainReplicas({ replicas });
+  // Many replicas in one tfjs computation.
+  else if (path === 'generic') await trainReplicas({ replicas });
   // The naive loop: one seed after the other, each its own tfjs training run.
   else for (const r of replicas) await trainReplicas({ replicas: [r] });
   const wallSeconds = (performance.now() - t0) / 1000;
@@ -196,6 +225,49 @@ function calibrate(): number {
   return (n * 1000) / (performance.now() - t0);
 }
 
+interface TorchMeasurement {
+  model: string;
+  iterations: number;
+  seconds: number;
+  itPerSec: number;
+  threads: number;
+  torch: string;
+}
+
+/** A Python that can import torch: `NALM_PYTHON`, else Debian's /usr/bin/python3, else python3. */
+function findTorchPython(): { python: string; version: string } | { missing: string } {
+  const candidates = process.env.NALM_PYTHON ? [process.env.NALM_PYTHON] : ['/usr/bin/python3', 'python3'];
+  for (const python of candidates) {
+    const r = spawnSync(python, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
+    if (r.status === 0) return { python, version: r.stdout.trim() };
+  }
+  return { missing: candidates.join(', ') };
+}
+
+/** The PyTorch loop (pytorch_loop.py) for one seed on one thread. */
+function runTorch(python: string, model: string, iterations: number): Promise<TorchMeasurement> {
+  const script = fileURLToPath(new URL('./pytorch_loop.py', import.meta.url));
+  const args = [script, '--model', model, '--iterations', String(iterations), '--threads', '1', '--json'];
+  return new Promise((resolve, reject) => {
+    const child = spawn(python, args, {
+      env: { ...process.env, OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => {
+      const line = stdout
+        .split('\n')
+        .reverse()
+        .find((l) => l.startsWith('{'));
+      if (code !== 0 || !line)
+        reject(new Error(`PyTorch loop ${model} failed (${code}):\n${stderr.slice(-2000)}`));
+      else resolve(JSON.parse(line) as TorchMeasurement);
+    });
+  });
+}
+
 function fmt(n: number, digits = 0): string {
   return n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 }
@@ -220,25 +292,61 @@ async function main() {
   // The simple task's steps are ~4× cheaper: more of them, so start-up and JIT warm-up do not count.
   const simpleIterations = Number(arg('simple-iterations', '20000'));
   const naiveIterations = Number(arg('naive-iterations', '2000'));
+  const torchIterations = Number(arg('torch-iterations', '2000'));
+  const genericReplicas = Number(arg('generic-replicas', '100'));
+  const genericIterations = Number(arg('generic-iterations', '300'));
   const models = arg('models', 'nmu,nau,nalu').split(',');
   const tasks = arg('tasks', 'default,simple').split(',') as TaskName[];
   const cores = availableParallelism();
+  const torch = findTorchPython();
+  const log = (m: string) => {
+    if (!json) process.stderr.write(`${m}\n`);
+  };
+  if ('missing' in torch) {
+    log(
+      `PyTorch not found (tried ${torch.missing}): no measured ratio to the PyTorch loop. ` +
+        'Install it with `apt-get install python3-torch` (Debian) or name a Python with torch in NALM_PYTHON.',
+    );
+  }
   const calibration = calibrate();
   const rows = [];
   for (const model of models) {
     for (const task of tasks) {
-      if (!json) process.stderr.write(`measuring ${model} on the ${task} task …\n`);
+      log(`measuring ${model} on the ${task} task …`);
       const its = task === 'simple' ? simpleIterations : iterations;
+      // Interleaved: ours on one core, then PyTorch on one core, back to back.
       const one = await runChild(model, task, 'fast', 0, seeds, its);
+      const pytorch =
+        task === 'default' && 'python' in torch ? await runTorch(torch.python, model, torchIterations) : null;
       const all = await runAllCores(model, task, seeds, its, cores);
       const naive = await runChild(model, task, 'tfjs', 0, 1, naiveIterations);
-      rows.push({ model, task, one, all, naive });
+      rows.push({ model, task, one, pytorch, all, naive });
     }
+  }
+  // The generic path: a unit without a fused kernel, many replicas in one tfjs computation, and
+  // PyTorch's NMU right after it.
+  let generic = null;
+  if (genericReplicas > 0 && models.includes('nmu')) {
+    log(`measuring the generic path (a unit without a kernel, ${genericReplicas} replicas) …`);
+    const m = await runChild('nmu', 'default', 'generic', 0, genericReplicas, genericIterations);
+    const pytorch = 'python' in torch ? await runTorch(torch.python, 'nmu', torchIterations) : null;
+    generic = { measurement: m, pytorch };
   }
   if (json) {
     console.log(
       JSON.stringify(
-        { seeds, iterations, simpleIterations, naiveIterations, cores, calibration, rows },
+        {
+          seeds,
+          iterations,
+          simpleIterations,
+          naiveIterations,
+          torchIterations,
+          cores,
+          calibration,
+          torch: 'python' in torch ? torch : null,
+          rows,
+          generic,
+        },
         null,
         2,
       ),
@@ -250,26 +358,28 @@ async function main() {
     'task',
     '1 core',
     '(cpu)',
+    'PyTorch',
+    '1 core / PyTorch',
+    'target',
     `${cores} cores`,
     'naive tfjs',
     '1 core / naive',
-    '1 core / reference',
-    'target 1 core',
     'peak RSS MiB',
   ];
-  const table = rows.map(({ model, task, one, all, naive }) => {
-    const ref = task === 'default' ? REFERENCE[model] : undefined;
-    const target = task === 'default' ? TARGET_ONE_CORE[model] : undefined;
+  const table = rows.map(({ model, task, one, pytorch, all, naive }) => {
+    const ratio = pytorch ? one.seedItPerSec / pytorch.itPerSec : undefined;
+    const target = task === 'default' ? TARGET_RATIO[model] : undefined;
     return [
       model,
       task === 'default' ? 'default (I=100)' : 'simple (I=4)',
       fmt(one.seedItPerSec),
       fmt(one.seedItPerCpuSec),
+      pytorch ? fmt(pytorch.itPerSec) : '—',
+      ratio !== undefined ? `${fmt(ratio, 1)}×` : '—',
+      target && ratio !== undefined ? `${target}× ${ratio >= target ? 'met' : 'NOT met'}` : '—',
       fmt(all.seedItPerSec),
       fmt(naive.seedItPerSec),
       `${fmt(one.seedItPerSec / naive.seedItPerSec, 1)}×`,
-      ref ? `${fmt(one.seedItPerSec / ref, 1)}×` : '—',
-      target ? `${fmt(target)} ${one.seedItPerSec >= target ? 'met' : 'NOT met'}` : '—',
       `${fmt(one.peakRssMiB)} / ${fmt(all.peakRssMiB)}`,
     ];
   });
@@ -283,15 +393,31 @@ async function main() {
       `${naiveIterations} iterations, wasm backend. Rates are wall-clock seed-it/s; (cpu) = per CPU-second.`,
   );
   console.log(
+    'python' in torch
+      ? `PyTorch: benchmarks/speed/pytorch_loop.py (${torch.python}, torch ${torch.version}), the same loop, ` +
+          `1 seed, 1 thread, ${torchIterations} iterations, run right after the 1-core measurement of the same row.`
+      : `PyTorch: not installed (tried ${torch.missing}), so no measured ratio; apt-get install python3-torch.`,
+  );
+  console.log(
     `calibration: bare xoshiro128** fills ${fmt(calibration)} batches of 128 × 100 floats per second.`,
   );
   console.log(line(header));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const r of table) console.log(line(r));
-  console.log(
-    'Peak RSS: one-core process (all seeds) / largest all-cores process. Reference: stable-nalu (PyTorch) ' +
-      '1,321 (NMU), 1,469 (NAU), 924 (NALU) seed-it/s per core.',
-  );
+  console.log('Peak RSS: one-core process (all seeds) / largest all-cores process.');
+  if (generic) {
+    const g = generic.measurement;
+    const ratio = generic.pytorch ? g.seedItPerSec / generic.pytorch.itPerSec : undefined;
+    console.log(
+      `generic path (NAU → an NMU registered as a user's unit, no fused kernel; ${g.seeds} replicas in one ` +
+        `tfjs computation, wasm backend, ${g.iterations} iterations, 1 core): ${fmt(g.seedItPerSec)} seed-it/s ` +
+        `(cpu ${fmt(g.seedItPerCpuSec)}), peak RSS ${fmt(g.peakRssMiB)} MiB` +
+        (ratio !== undefined
+          ? `; PyTorch NMU ${fmt(generic.pytorch!.itPerSec)} it/s → ${fmt(ratio, 1)}× ` +
+            `(target ${TARGET_GENERIC}× ${ratio >= TARGET_GENERIC ? 'met' : 'NOT met'})`
+          : '; no PyTorch ratio'),
+    );
+  }
 }
 
 await main();

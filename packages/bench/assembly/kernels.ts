@@ -447,3 +447,192 @@ export function fillLanes(
   v128.store(state, a3, 96);
   v128.store(state, b3, 112);
 }
+
+/** Row r's value of column i as f64, for rows r and r + 1 (lanes 0 and 1; rows rowBytes apart). */
+function columnPair(xr: usize, rowBytes: usize, i: i32): v128 {
+  const o = (<usize>i) << 2;
+  return f64x2.replace_lane(f64x2.splat(<f64>load<f32>(xr + o)), 1, <f64>load<f32>(xr + rowBytes + o));
+}
+
+/** The target from the subset sums a and b (per f64 lane): the operation codes of tasks/static.ts. */
+function combinePair(code: i32, a: v128, b: v128, k: i32): v128 {
+  if (code == 0) return k == 1 ? a : f64x2.add(a, b); // add
+  if (code == 1) return k == 1 ? a : f64x2.mul(a, b); // mul
+  if (code == 2) return f64x2.sub(a, b); // sub
+  if (code == 3) return f64x2.div(a, b); // div
+  if (code == 4) return f64x2.mul(a, a); // squared
+  return f64x2.sqrt(a); // root
+}
+
+/**
+ * The static task's targets (tasks/static.ts `computeTargets`, one or two subsets): for rows r <
+ * rows of x (f32, row length n), a = Σ_{i ∈ [s0, e0)} x_i and b = Σ_{i ∈ [s1, e1)} x_i in f64, each
+ * from 0 in order of i, and y[r] (f64) = the operation `code` on (a, b) (k = subsets read). The same
+ * additions in the same order as the TypeScript loop, so the same doubles; two rows per f64x2, four
+ * rows (eight independent add chains) per step.
+ */
+export function targets(
+  x: usize,
+  y: usize,
+  rows: i32,
+  n: i32,
+  s0: i32,
+  e0: i32,
+  s1: i32,
+  e1: i32,
+  code: i32,
+  k: i32,
+): void {
+  const rowBytes = (<usize>n) << 2;
+  let r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    const xr = x + <usize>r * rowBytes;
+    const xq = xr + 2 * rowBytes;
+    let a0 = f64x2.splat(0);
+    let a1 = f64x2.splat(0);
+    let b0 = f64x2.splat(0);
+    let b1 = f64x2.splat(0);
+    for (let i = s0; i < e0; i++) {
+      a0 = f64x2.add(a0, columnPair(xr, rowBytes, i));
+      a1 = f64x2.add(a1, columnPair(xq, rowBytes, i));
+    }
+    for (let i = s1; i < e1; i++) {
+      b0 = f64x2.add(b0, columnPair(xr, rowBytes, i));
+      b1 = f64x2.add(b1, columnPair(xq, rowBytes, i));
+    }
+    const o = y + ((<usize>r) << 3);
+    v128.store(o, combinePair(code, a0, b0, k));
+    v128.store(o, combinePair(code, a1, b1, k), 16);
+  }
+  for (; r < rows; r++) {
+    const xr = x + <usize>r * rowBytes;
+    let a: f64 = 0;
+    for (let i = s0; i < e0; i++) a += <f64>load<f32>(xr + ((<usize>i) << 2));
+    let b: f64 = 0;
+    for (let i = s1; i < e1; i++) b += <f64>load<f32>(xr + ((<usize>i) << 2));
+    store<f64>(y + ((<usize>r) << 3), f64x2.extract_lane(combinePair(code, f64x2.splat(a), f64x2.splat(b), k), 0));
+  }
+}
+
+/**
+ * A whole training step's batch work for the two-layer models whose first layer is a linear form
+ * with the identity head and two outputs (NAU or NAC+, I → 2) and whose second layer is a 2 → 1 NMU
+ * (`head` 0) or NAU/NAC+ (`head` 1) with effective weights hw0, hw1 — every benchmark model but the
+ * NALU's — row by row while the row is in cache: the row's two sums (f32, exactly as `sums`), the
+ * head and the squared error in f64 (exactly as src/fast/nmu.ts and kernel.ts compute them), the
+ * head's input gradients rounded to f32 (as `demote`), and the first layer's weight gradient
+ * accumulated over the rows (f32, each entry the chain b = 0 … rows−1 from 0, as `sumsGrad`).
+ * One pass over the batch instead of three, and no TypeScript per row.
+ *
+ * x: [rows, n] f32; w: [2, n] f32; y: [rows] f64 targets; g: [2, n] f32 (overwritten);
+ * out: f64 [sse, Σ d/dw0 of the head, Σ d/dw1 of the head] (the head's weight gradients, each the
+ * chain over the rows from 0). `scale` = 2 / rows (the MSE's derivative factor).
+ */
+export function stepPairHead(
+  x: usize,
+  w: usize,
+  y: usize,
+  g: usize,
+  out: usize,
+  rows: i32,
+  n: i32,
+  head: i32,
+  hw0: f64,
+  hw1: f64,
+  scale: f64,
+): void {
+  const n8 = n & ~7;
+  const n4 = n & ~3;
+  const rowBytes = (<usize>n) << 2;
+  const w0 = w;
+  const w1 = w + rowBytes;
+  const g0 = g;
+  const g1 = g + rowBytes;
+  memory.fill(g, 0, rowBytes << 1);
+  const c0 = 1 - hw0;
+  const c1 = 1 - hw1;
+  let sse: f64 = 0;
+  let G0: f64 = 0;
+  let G1: f64 = 0;
+  for (let b = 0; b < rows; b++) {
+    const xr = x + <usize>b * rowBytes;
+    // The two sums: the order of `sums` (eight-wide with two accumulators per weight row, then the
+    // scalar tail; for n < 8 the scalar chain from 0 of `sumsShortRows`).
+    let t0: f32 = 0;
+    let t1: f32 = 0;
+    let i = 0;
+    if (n8 > 0) {
+      let a0 = f32x4.splat(0);
+      let a1 = f32x4.splat(0);
+      let e0 = f32x4.splat(0);
+      let e1 = f32x4.splat(0);
+      for (; i < n8; i += 8) {
+        const o = (<usize>i) << 2;
+        const xa = v128.load(xr + o);
+        const xb = v128.load(xr + o, 16);
+        a0 = f32x4.add(a0, f32x4.mul(xa, v128.load(w0 + o)));
+        a1 = f32x4.add(a1, f32x4.mul(xb, v128.load(w0 + o, 16)));
+        e0 = f32x4.add(e0, f32x4.mul(xa, v128.load(w1 + o)));
+        e1 = f32x4.add(e1, f32x4.mul(xb, v128.load(w1 + o, 16)));
+      }
+      t0 = hsum(f32x4.add(a0, a1));
+      t1 = hsum(f32x4.add(e0, e1));
+    }
+    for (; i < n; i++) {
+      const xi = load<f32>(xr + ((<usize>i) << 2));
+      t0 += xi * load<f32>(w0 + ((<usize>i) << 2));
+      t1 += xi * load<f32>(w1 + ((<usize>i) << 2));
+    }
+    const h0 = <f64>t0;
+    const h1 = <f64>t1;
+    let z: f64;
+    let d0: f64;
+    let d1: f64;
+    if (head == 0) {
+      // NMU: z = (w0 h0 + 1 − w0)(w1 h1 + 1 − w1); the other factor times d per input.
+      const f0 = hw0 * h0 + c0;
+      const f1 = hw1 * h1 + c1;
+      z = f0 * f1;
+      const diff = z - load<f64>(y + ((<usize>b) << 3));
+      sse += diff * diff;
+      const d = scale * diff;
+      const others0 = d * f1;
+      const others1 = d * f0;
+      G0 += others0 * (h0 - 1);
+      G1 += others1 * (h1 - 1);
+      d0 = 0 + others0 * hw0;
+      d1 = 0 + others1 * hw1;
+    } else {
+      // NAU / NAC+: z = h0 w0 + h1 w1.
+      z = h0 * hw0 + h1 * hw1;
+      const diff = z - load<f64>(y + ((<usize>b) << 3));
+      sse += diff * diff;
+      const d = scale * diff;
+      G0 += h0 * d;
+      G1 += h1 * d;
+      d0 = 0 + hw0 * d;
+      d1 = 0 + hw1 * d;
+    }
+    // The first layer's weight gradient: g[k, i] += x_i · f32(d_k).
+    const e0 = <f32>d0;
+    const e1 = <f32>d1;
+    const v0 = f32x4.splat(e0);
+    const v1 = f32x4.splat(e1);
+    let j = 0;
+    for (; j < n4; j += 4) {
+      const o = (<usize>j) << 2;
+      const xv = v128.load(xr + o);
+      v128.store(g0 + o, f32x4.add(v128.load(g0 + o), f32x4.mul(xv, v0)));
+      v128.store(g1 + o, f32x4.add(v128.load(g1 + o), f32x4.mul(xv, v1)));
+    }
+    for (; j < n; j++) {
+      const o = (<usize>j) << 2;
+      const xi = load<f32>(xr + o);
+      store<f32>(g0 + o, load<f32>(g0 + o) + xi * e0);
+      store<f32>(g1 + o, load<f32>(g1 + o) + xi * e1);
+    }
+  }
+  store<f64>(out, sse);
+  store<f64>(out, G0, 8);
+  store<f64>(out, G1, 16);
+}

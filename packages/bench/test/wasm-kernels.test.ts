@@ -18,7 +18,7 @@ import { Arena, initialFastModel } from '../src/fast/index.js';
 import { FormLayer } from '../src/fast/kernel.js';
 import { LANES, LaneStream, laneRange } from '../src/tasks/lanes.js';
 import { rangeSampler } from '../src/tasks/range.js';
-import { defaultStaticTask } from '../src/tasks/static.js';
+import { createStaticTask, defaultStaticTask } from '../src/tasks/static.js';
 
 const pkg = fileURLToPath(new URL('..', import.meta.url));
 
@@ -100,6 +100,50 @@ describe('lane stream: the SIMD fill equals the JavaScript definition bit for bi
     for (const v of a) expect((v >= -6 && v <= -2) || (v >= 2 && v <= 6)).toBe(true);
     expect(a.filter((v) => v < 0).length / a.length).toBeCloseTo(0.5, 1);
     expect(a).not.toEqual(b);
+  });
+});
+
+describe("subsetTargets: the static task's targets in wasm", () => {
+  it('equal the TypeScript targets bit for bit for every operation and layout, any row count', () => {
+    const layouts = [
+      defaultStaticTask(),
+      defaultStaticTask({ simple: true }),
+      defaultStaticTask({ inputSize: 10, subsetRatio: 0.5, overlapRatio: 0 }),
+      defaultStaticTask({ inputSize: 7, subsetRatio: 0.3, interpolation: [[-2, 2]] }),
+    ];
+    for (const base of layouts) {
+      for (const op of ['add', 'sub', 'mul', 'div', 'squared', 'root'] as const) {
+        if (op === 'root' && base.interpolation[0]![0] < 0) continue;
+        const config = defaultStaticTask({ ...base, op });
+        for (const seed of [0, 3]) {
+          const task = createStaticTask(config, seed);
+          const I = config.inputSize;
+          for (const rows of [1, 3, 4, 5, 128, 131]) {
+            const arena = new Arena();
+            arena.reserveTargets(rows);
+            const ptr = arena.allocF32(rows * I);
+            const x = arena.f32(ptr, rows * I);
+            const wasmY = new Float64Array(rows);
+            task.nextBatch(x, wasmY, rows, arena); // draws x and computes its targets in wasm
+            expect(Array.from(wasmY)).toEqual(Array.from(task.targets(x, rows)));
+            // Without room reserved, nothing is computed in wasm (and the caller's loop runs).
+            const small = new Arena();
+            const p2 = small.allocF32(rows * I);
+            expect(
+              small.subsetTargets(small.f32(p2, rows * I), wasmY, rows, {
+                inputSize: I,
+                s0: 0,
+                e0: 1,
+                s1: 0,
+                e1: 0,
+                code: 0,
+                subsets: 1,
+              }),
+            ).toBe(false);
+          }
+        }
+      }
+    }
   });
 });
 

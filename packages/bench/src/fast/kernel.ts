@@ -57,6 +57,15 @@ export interface FastLayer {
   constrain(): void;
   /** max over the effective weights of min(|w|, |1 − |w||) (units.md "sparsity error"). */
   sparsityError(): number;
+  /**
+   * Optional, for a 2 → 1 output layer that the wasm step kernel (`stepPairHead`) can compute whole:
+   * 0 for the NMU's product, 1 for a linear head (NAU, NAC+), −1 (or absent) otherwise.
+   */
+  pairHeadKind?(): number;
+  /** The two effective weights the head uses (current after `prepare`). */
+  pairHeadWeights?(): Float64Array;
+  /** Store the batch's gradients of the two effective weights (as `backward` after `zeroGrad` would). */
+  setPairHeadGrad?(g0: number, g1: number): void;
 }
 
 /**

@@ -43,6 +43,9 @@ interface FirstLayerBatch {
   ds64Ptr: number;
   /** Scratch for one form's weight gradient [rows, I]. */
   gPtr: number;
+  /** The step kernel's targets [capacity] and results [sse, head gradients] (float64). */
+  yPtr: number;
+  stepOutPtr: number;
   /**
    * Views of the buffers above (`capacity` rows), made on `viewBuffer` (the arena's memory when they
    * were made): a training step reuses them instead of making or looking up views.
@@ -52,6 +55,8 @@ interface FirstLayerBatch {
 
 interface TrainViews {
   viewBuffer: ArrayBuffer;
+  y: Float64Array;
+  stepOut: Float64Array;
   x: Float32Array;
   s: Float32Array;
   ds64: Float64Array;
@@ -90,6 +95,8 @@ export class FastModel {
   private readonly first: FirstLayerBatch | null;
   /** The first layer's sums as float64, [rows, width] (unless its head is the identity). */
   private sums64 = new Float64Array(0);
+  /** `stepPairHead`'s head (0 NMU, 1 linear) when the model is one it computes whole, else −1. */
+  private readonly pairHead: number;
 
   /**
    * `arena`: where the batched first layer keeps its buffers; pass one arena to all replicas of a
@@ -147,11 +154,28 @@ export class FastModel {
         dsPtr: 0,
         ds64Ptr: 0,
         gPtr: a.allocF32(Math.max(...l0.forms.map((f) => f.rows)) * I),
+        yPtr: 0,
+        stepOutPtr: a.allocF32(6),
         views: null,
       };
     } else {
       this.first = null;
     }
+    // NAU/NAC+ (I → 2) then a 2 → 1 NMU or linear head: the whole batch in one wasm pass.
+    const head = this.layers[1];
+    const f0 = l0 instanceof FormLayer ? l0.forms[0] : undefined;
+    this.pairHead =
+      this.first !== null &&
+      this.layers.length === 2 &&
+      l0 instanceof FormLayer &&
+      l0.identityHead &&
+      l0.forms.length === 1 &&
+      f0!.input === 'x' &&
+      f0!.rows === 2 &&
+      head!.pairHeadWeights !== undefined &&
+      head!.setPairHeadGrad !== undefined
+        ? (head!.pairHeadKind?.() ?? -1)
+        : -1;
     this.prepare();
   }
 
@@ -183,6 +207,8 @@ export class FastModel {
     const f32 = (ptr: number, n: number) => new Float32Array(buffer, ptr, n);
     return (fb.views = {
       viewBuffer: buffer,
+      y: new Float64Array(buffer, fb.yPtr, rows),
+      stepOut: new Float64Array(buffer, fb.stepOutPtr, 3),
       x: f32(fb.xPtr, rows * I),
       s: f32(fb.sPtr, rows * W),
       ds64: new Float64Array(buffer, fb.ds64Ptr, rows * W),
@@ -226,6 +252,8 @@ export class FastModel {
     fb.sPtr = a.allocF32(rows * fb.width);
     fb.dsPtr = a.allocF32(rows * fb.width);
     fb.ds64Ptr = a.allocF32(2 * rows * fb.width);
+    fb.yPtr = a.allocF32(2 * rows);
+    a.reserveTargets(rows);
     fb.views = null;
   }
 
@@ -302,6 +330,42 @@ export class FastModel {
     if (fb) this.ensureCapacity(fb, batch);
     const views = fb ? this.trainViews(fb) : null;
     let out: Float64Array;
+    if (fb && views && this.pairHead >= 0) {
+      // The whole batch in one wasm pass (stepPairHead): the same numbers as the path below.
+      const k = fb.arena.k;
+      const xv = views.x;
+      if (x !== xv && (x.buffer !== xv.buffer || x.byteOffset !== xv.byteOffset)) {
+        xv.set(x.subarray(0, batch * I));
+      }
+      const yv = views.y;
+      for (let b = 0; b < batch; b++) yv[b] = y[b]!;
+      const head = layers[1]!;
+      const hw = head.pairHeadWeights!();
+      k.stepPairHead(
+        fb.xPtr,
+        fb.wPtr[0]!,
+        fb.yPtr,
+        fb.gPtr,
+        fb.stepOutPtr,
+        batch,
+        I,
+        this.pairHead,
+        hw[0]!,
+        hw[1]!,
+        2 / batch,
+      );
+      const so = views.stepOut;
+      head.setPairHeadGrad!(so[1]!, so[2]!);
+      const gv = views.g[0]!;
+      const gw = fb.layer.forms[0]!.gw;
+      for (let j = 0; j < gv.length; j++) gw[j] = gw[j]! + gv[j]!;
+      let loss = so[0]! / batch;
+      for (const l of layers) l.finishGrad();
+      if (sparsityWeight !== 0 || oobWeight !== 0) {
+        for (const l of layers) loss += l.regularize(sparsityWeight, oobWeight);
+      }
+      return loss;
+    }
     if (fb && views) {
       const k = fb.arena.k;
       const xv = views.x;

@@ -99,6 +99,20 @@ export class NacKernel extends FormLayer {
     ds.set(dOut.subarray(0, rows * this.outputSize));
   }
 
+  /** A 2 → 1 NAC+ as an output layer: the linear head of the wasm step kernel. */
+  pairHeadKind(): number {
+    return this.inputSize === 2 && this.outputSize === 1 ? 1 : -1;
+  }
+
+  pairHeadWeights(): Float64Array {
+    return this.nac.w;
+  }
+
+  setPairHeadGrad(g0: number, g1: number): void {
+    this.nac.gw[0] = g0;
+    this.nac.gw[1] = g1;
+  }
+
   finishGrad(): void {
     this.nac.chain();
   }

@@ -48,6 +48,20 @@ export class NauKernel extends FormLayer {
     ds.set(dOut.subarray(0, rows * this.outputSize));
   }
 
+  /** A 2 → 1 NAU as an output layer: the linear head of the wasm step kernel. */
+  pairHeadKind(): number {
+    return this.inputSize === 2 && this.outputSize === 1 ? 1 : -1;
+  }
+
+  pairHeadWeights(): Float64Array {
+    return this.we;
+  }
+
+  setPairHeadGrad(g0: number, g1: number): void {
+    this.ge[0] = g0;
+    this.ge[1] = g1;
+  }
+
   finishGrad(): void {
     const { p, g, ge, inputSize: I, outputSize: O } = this;
     for (let i = 0; i < I; i++) {

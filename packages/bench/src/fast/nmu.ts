@@ -130,6 +130,19 @@ export class NmuKernel implements FastLayer {
     }
   }
 
+  pairHeadKind(): number {
+    return this.inputSize === 2 && this.outputSize === 1 ? 0 : -1;
+  }
+
+  pairHeadWeights(): Float64Array {
+    return this.wt;
+  }
+
+  setPairHeadGrad(g0: number, g1: number): void {
+    this.ge[0] = g0;
+    this.ge[1] = g1;
+  }
+
   finishGrad(): void {
     const { g, ge, inputSize: I, outputSize: O } = this;
     for (let i = 0; i < I; i++) for (let o = 0; o < O; o++) g[i * O + o] = ge[o * I + i]!;

@@ -7,7 +7,7 @@
  * Typed-array views of wasm memory detach when the memory grows: take views through `f32()` right
  * before use, never keep them across an allocation.
  */
-import type { LaneFiller, LaneRange, LaneStream } from '../tasks/lanes.js';
+import type { LaneFiller, LaneRange, LaneStream, SubsetTargets } from '../tasks/lanes.js';
 import { LANES } from '../tasks/lanes.js';
 
 /** The slice of the WebAssembly JS API used here (the project's lib settings do not declare it). */
@@ -54,6 +54,31 @@ interface KernelExports {
     lo1: number,
     width: number,
     two: number,
+  ): void;
+  stepPairHead(
+    x: number,
+    w: number,
+    y: number,
+    g: number,
+    out: number,
+    rows: number,
+    n: number,
+    head: number,
+    hw0: number,
+    hw1: number,
+    scale: number,
+  ): void;
+  targets(
+    x: number,
+    y: number,
+    rows: number,
+    n: number,
+    s0: number,
+    e0: number,
+    s1: number,
+    e1: number,
+    code: number,
+    k: number,
   ): void;
 }
 
@@ -135,6 +160,52 @@ export class Arena implements LaneFiller {
       range.two ? 1 : 0,
     );
     stream.state.set(st);
+  }
+
+  /** Scratch for `subsetTargets` (float64, `targetRows` of them) and its view. */
+  private targetPtr = 0;
+  private targetRows = 0;
+  private targetView: Float64Array | null = null;
+
+  /** Make room for the targets of `rows` rows (allocates: views taken before may detach). */
+  reserveTargets(rows: number): void {
+    if (rows <= this.targetRows) return;
+    this.targetPtr = this.allocF32(2 * rows);
+    this.targetRows = rows;
+    this.targetView = null;
+  }
+
+  /**
+   * The static task's targets of `rows` rows of `x` (a view of this arena's memory, e.g. the batch
+   * `fillLanes` just drew) into `y`: the same doubles as tasks/static.ts computes (tested). Returns
+   * false, computing nothing, when `reserveTargets` has not made room for `rows` rows (it never
+   * allocates itself, so `x` stays valid).
+   */
+  subsetTargets(x: Float32Array, y: Float64Array, rows: number, t: SubsetTargets): boolean {
+    if (rows > this.targetRows) return false;
+    const mem = this.memoryBuffer;
+    if (x.buffer !== mem || x.length < rows * t.inputSize) {
+      throw new Error('Arena.subsetTargets: x must be a view of this arena with rows · inputSize values');
+    }
+    let v = this.targetView;
+    if (v === null || v.buffer !== mem) {
+      v = this.targetView = new Float64Array(mem, this.targetPtr, this.targetRows);
+    }
+    this.k.targets(
+      x.byteOffset,
+      this.targetPtr,
+      rows,
+      t.inputSize,
+      t.s0,
+      t.e0,
+      t.s1,
+      t.e1,
+      t.code,
+      t.subsets,
+    );
+    if (rows === v.length) y.set(v);
+    else y.set(v.subarray(0, rows));
+    return true;
   }
 
   /** A 16-byte aligned block of `count` f32 values (zeroed: fresh memory is). Returns its pointer. */

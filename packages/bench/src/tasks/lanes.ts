@@ -33,6 +33,26 @@ export function laneRange(s: RangeSampler): LaneRange {
 /** Something that can fill from a lane stream faster than `LaneStream.fill` (the wasm kernels). */
 export interface LaneFiller {
   fillLanes(stream: LaneStream, range: LaneRange, out: Float32Array, count: number): void;
+  /**
+   * Optional: the static task's targets of the rows just filled into `x` (tasks/static.ts
+   * `computeTargets` for one or two subsets, the same doubles), into `y`; false if it did not.
+   */
+  subsetTargets?(x: Float32Array, y: Float64Array, rows: number, layout: SubsetTargets): boolean;
+}
+
+/**
+ * What the targets of one or two subsets need: row length, the subsets' absolute [start, end)
+ * (the second empty when the operation reads one), the operation code of tasks/static.ts and the
+ * number of subsets read.
+ */
+export interface SubsetTargets {
+  inputSize: number;
+  s0: number;
+  e0: number;
+  s1: number;
+  e1: number;
+  code: number;
+  subsets: number;
 }
 
 export class LaneStream {

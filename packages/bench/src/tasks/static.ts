@@ -19,7 +19,7 @@
  * - One 32-bit draw per float, also for two-interval ranges (see range.ts), no allocation per batch.
  */
 import { Rng } from '@nalm/units';
-import type { LaneFiller, LaneRange } from './lanes.js';
+import type { LaneFiller, LaneRange, SubsetTargets } from './lanes.js';
 import { LaneStream, laneRange } from './lanes.js';
 import {
   TaskConfigError,
@@ -449,6 +449,8 @@ class StaticTask implements StaticTaskInstance {
   private readonly lanes: LaneRange;
   private readonly starts: Int32Array;
   private readonly lengths: Int32Array;
+  /** The layout for `LaneFiller.subsetTargets` (one or two subsets read), else null. */
+  private readonly subsetTargets: SubsetTargets | null;
 
   constructor(config: StaticTaskConfig, seed: number) {
     if (!Number.isSafeInteger(seed)) {
@@ -464,6 +466,18 @@ class StaticTask implements StaticTaskInstance {
     const used = usedSubsets(c.op, c.simple ? 2 : c.numSubsets);
     this.starts = Int32Array.from(layout.starts.slice(0, used), (s) => s + this.offset);
     this.lengths = Int32Array.from(layout.lengths.slice(0, used));
+    this.subsetTargets =
+      used <= 2
+        ? {
+            inputSize: c.inputSize,
+            s0: this.starts[0]!,
+            e0: this.starts[0]! + this.lengths[0]!,
+            s1: used === 2 ? this.starts[1]! : 0,
+            e1: used === 2 ? this.starts[1]! + this.lengths[1]! : 0,
+            code: OP_CODE[c.op],
+            subsets: used,
+          }
+        : null;
   }
 
   nextBatch(x: Float32Array, y: Float64Array, batch: number, filler?: LaneFiller): void {
@@ -475,7 +489,11 @@ class StaticTask implements StaticTaskInstance {
     if (y.length < batch) throw new RangeError(`nextBatch: y has ${y.length} entries, need batch = ${batch}`);
     if (filler) filler.fillLanes(this.train, this.lanes, x, batch * I);
     else this.train.fill(x, 0, batch * I, this.lanes);
-    computeTargets(this.config.op, I, this.starts, this.lengths, x, batch, y);
+    // The wasm kernels compute the same targets (one or two subsets) where the batch already is.
+    const t = this.subsetTargets;
+    if (!(t && filler?.subsetTargets?.(x, y, batch, t))) {
+      computeTargets(this.config.op, I, this.starts, this.lengths, x, batch, y);
+    }
   }
 
   targets(x: Float32Array, n: number, y: Float64Array = new Float64Array(n)): Float64Array {
