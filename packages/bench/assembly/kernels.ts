@@ -510,7 +510,10 @@ export function targets(
     for (let i = s0; i < e0; i++) a += <f64>load<f32>(xr + ((<usize>i) << 2));
     let b: f64 = 0;
     for (let i = s1; i < e1; i++) b += <f64>load<f32>(xr + ((<usize>i) << 2));
-    store<f64>(y + ((<usize>r) << 3), f64x2.extract_lane(combinePair(code, f64x2.splat(a), f64x2.splat(b), k), 0));
+    store<f64>(
+      y + ((<usize>r) << 3),
+      f64x2.extract_lane(combinePair(code, f64x2.splat(a), f64x2.splat(b), k), 0),
+    );
   }
 }
 
