@@ -16,7 +16,7 @@ import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { findChromium, launchChromium, remoteText } from '../chromium/cdp.mjs';
+import { findChromium, launchChromium, pageComplaint } from '../chromium/cdp.mjs';
 
 /** The loss (MSE + sparsity regulariser) at the last epoch must be below this. */
 export const LOSS_BOUND = 1e-3;
@@ -101,21 +101,9 @@ async function test(url) {
     const { targetId } = await cdp.send('Target.createTarget', { url: 'about:blank' });
     const { sessionId } = await cdp.send('Target.attachToTarget', { targetId, flatten: true });
     cdp.on((m) => {
-      if (m.sessionId !== sessionId) return;
+      if (m.sessionId !== sessionId || pageComplaint(m, problems, warnings)) return;
       const p = m.params ?? {};
-      if (m.method === 'Runtime.consoleAPICalled' && ['error', 'assert'].includes(p.type))
-        problems.push(`console.${p.type}: ${remoteText(p.args)}`);
-      else if (m.method === 'Runtime.consoleAPICalled' && p.type === 'warning')
-        warnings.push(remoteText(p.args));
-      else if (m.method === 'Runtime.exceptionThrown')
-        problems.push(
-          `uncaught exception: ${p.exceptionDetails?.exception?.description ?? p.exceptionDetails?.text}`,
-        );
-      else if (m.method === 'Log.entryAdded' && p.entry?.level === 'error')
-        problems.push(
-          `browser log (${p.entry.source}): ${p.entry.text}${p.entry.url ? ` [${p.entry.url}]` : ''}`,
-        );
-      else if (m.method === 'Network.responseReceived' && p.response.url.endsWith('.wasm'))
+      if (m.method === 'Network.responseReceived' && p.response.url.endsWith('.wasm'))
         wasmLoads.push(`${p.response.status} ${new URL(p.response.url).pathname}`);
       else if (m.method === 'Network.loadingFailed' && !p.canceled)
         problems.push(`failed load: ${p.errorText}`);

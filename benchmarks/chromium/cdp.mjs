@@ -84,6 +84,28 @@ export class Cdp {
   }
 }
 
+/**
+ * Files a page's own complaints from a CDP event: console errors and assertions, uncaught
+ * exceptions and browser log errors into `problems`, console warnings into `warnings`. Returns
+ * whether the event was one of those (the caller handles the rest, e.g. network events).
+ */
+export function pageComplaint(m, problems, warnings) {
+  const p = m.params ?? {};
+  if (m.method === 'Runtime.consoleAPICalled' && ['error', 'assert'].includes(p.type))
+    problems.push(`console.${p.type}: ${remoteText(p.args)}`);
+  else if (m.method === 'Runtime.consoleAPICalled' && p.type === 'warning') warnings.push(remoteText(p.args));
+  else if (m.method === 'Runtime.exceptionThrown')
+    problems.push(
+      `uncaught exception: ${p.exceptionDetails?.exception?.description ?? p.exceptionDetails?.text}`,
+    );
+  else if (m.method === 'Log.entryAdded' && p.entry?.level === 'error')
+    problems.push(
+      `browser log (${p.entry.source}): ${p.entry.text}${p.entry.url ? ` [${p.entry.url}]` : ''}`,
+    );
+  else return false;
+  return true;
+}
+
 export const remoteText = (args = []) =>
   args
     .map((a) =>

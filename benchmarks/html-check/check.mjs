@@ -11,12 +11,11 @@
 //   node benchmarks/html-check/check.mjs --self-test   (a broken page must fail every check)
 //
 // Chromium is driven over the DevTools protocol by ../chromium/cdp.mjs (a pipe, no network port).
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Cdp, FLAGS, findChromium, remoteText } from '../chromium/cdp.mjs';
+import { findChromium, launchChromium, pageComplaint } from '../chromium/cdp.mjs';
 
 const TIMEOUT_MS = 90_000;
 
@@ -33,16 +32,11 @@ function usage(msg) {
  * `expectedSvgs` is how many <svg> elements the file's text has.
  */
 async function checkPage(chromium, file, screenshot, width) {
-  const profile = mkdtempSync(join(tmpdir(), 'html-check-profile-'));
-  const child = spawn(chromium.bin, [...FLAGS, `--user-data-dir=${profile}`, 'about:blank'], {
-    stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr.on('data', (d) => (stderr += d.toString('utf8')));
-  const exited = new Promise((ok) => child.on('exit', (code, signal) => ok({ code, signal })));
-  const cdp = new Cdp(child);
+  const browser = launchChromium(chromium, 'html-check-profile-');
+  const { cdp, child } = browser;
   const problems = [];
   const info = {};
+  const warnings = [];
   const pageUrl = pathToFileURL(file).href;
   const killer = setTimeout(() => {
     problems.push(`chromium did not finish within ${TIMEOUT_MS / 1000} s`);
@@ -53,21 +47,9 @@ async function checkPage(chromium, file, screenshot, width) {
     const { sessionId } = await cdp.send('Target.attachToTarget', { targetId, flatten: true });
     const requests = [];
     cdp.on((m) => {
-      if (m.sessionId !== sessionId) return;
+      if (m.sessionId !== sessionId || pageComplaint(m, problems, warnings)) return;
       const p = m.params ?? {};
-      if (m.method === 'Runtime.consoleAPICalled' && ['error', 'assert'].includes(p.type))
-        problems.push(`console.${p.type}: ${remoteText(p.args)}`);
-      else if (m.method === 'Runtime.consoleAPICalled' && p.type === 'warning')
-        (info.consoleWarnings ??= []).push(remoteText(p.args));
-      else if (m.method === 'Runtime.exceptionThrown')
-        problems.push(
-          `uncaught exception: ${p.exceptionDetails?.exception?.description ?? p.exceptionDetails?.text}`,
-        );
-      else if (m.method === 'Log.entryAdded' && p.entry?.level === 'error')
-        problems.push(
-          `browser log (${p.entry.source}): ${p.entry.text}${p.entry.url ? ` [${p.entry.url}]` : ''}`,
-        );
-      else if (m.method === 'Network.requestWillBeSent') requests.push(p.request.url);
+      if (m.method === 'Network.requestWillBeSent') requests.push(p.request.url);
       else if (m.method === 'Network.loadingFailed' && !p.canceled)
         problems.push(`failed load: ${p.errorText} (${p.blockedReason ?? 'request ' + p.requestId})`);
     });
@@ -149,18 +131,16 @@ async function checkPage(chromium, file, screenshot, width) {
       writeFileSync(screenshot, Buffer.from(shot.data, 'base64'));
       info.screenshot = `${screenshot} (${width}×${height})`;
     }
-    await cdp.send('Browser.close').catch(() => {});
   } catch (e) {
     problems.push(`checker: ${e.message}`);
-    const lastLines = stderr.trim().split('\n').slice(-5).join('\n');
+    const lastLines = browser.stderrTail();
     if (lastLines) problems.push(`chromium stderr (last lines):\n${lastLines}`);
     child.kill('SIGKILL');
   } finally {
     clearTimeout(killer);
-    await Promise.race([exited, new Promise((ok) => setTimeout(ok, 5_000))]);
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    rmSync(profile, { recursive: true, force: true });
+    await browser.close();
   }
+  if (warnings.length) info.consoleWarnings = warnings;
   return { problems, info };
 }
 
