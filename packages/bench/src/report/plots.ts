@@ -13,9 +13,8 @@
  * In paper-compatible mode the per-seed outcomes are re-derived from the curves with the published
  * threshold, exactly as `reportFromRecords` does, so the plots agree with the table.
  */
-import * as vega from 'vega';
-import type { TopLevelSpec } from 'vega-lite';
-import { compile } from 'vega-lite';
+import type * as VegaModule from 'vega';
+import type { TopLevelSpec, compile as vlCompile } from 'vega-lite';
 import type { RunConfig } from '../config.js';
 import { canonicalJson } from '../config.js';
 import type { EvalPoint, RunRecord } from '../record.js';
@@ -804,7 +803,24 @@ interface TextItem {
 
 let metricsInstalled = false;
 /** Replaces vega's 0.8 em estimate by Helvetica widths, unless a canvas measures text. */
-function installTextMetrics(): void {
+type Vega = typeof VegaModule;
+type VegaLiteCompile = typeof vlCompile;
+
+let vegaModules: Promise<{ vega: Vega; compile: VegaLiteCompile }> | undefined;
+
+/**
+ * vega and vega-lite, loaded on the first render: together they are ~0.3 s of every `nalm` start
+ * (and a large share of a browser bundle) that only drawing a plot needs.
+ */
+function loadVega(): Promise<{ vega: Vega; compile: VegaLiteCompile }> {
+  vegaModules ??= Promise.all([import('vega'), import('vega-lite')]).then(([vega, vl]) => ({
+    vega,
+    compile: vl.compile,
+  }));
+  return vegaModules;
+}
+
+function installTextMetrics(vega: Vega): void {
   if (metricsInstalled) return;
   metricsInstalled = true;
   const tm = (vega as unknown as { textMetrics?: Record<string, unknown> }).textMetrics;
@@ -821,8 +837,9 @@ function installTextMetrics(): void {
 
 /** Renders a vega-lite spec to an SVG string in Node (no canvas, no network: data must be inline). */
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {
+  const { vega, compile } = await loadVega();
   // vega-lite's warnings (e.g. about facets with independent scales) are advice, not problems.
-  installTextMetrics();
+  installTextMetrics(vega);
   const compiled = compile(spec, { logger: vega.logger(vega.Error) }).spec;
   const external = (compiled.data ?? []).find((d) => 'url' in d && d.url !== undefined);
   if (external)
