@@ -6,15 +6,18 @@
 //   - the page trained on the wasm backend (initBackend('wasm', { wasmPaths, fallback: 'error' })),
 //   - the final training loss is below LOSS_BOUND,
 //   - the console has no error, no exception was thrown and no load failed.
-// Saves a screenshot to benchmarks/browser/screenshot.png. Exits 0 / 1, or 2 without Chromium.
+// Saves a screenshot to results/browser/screenshot.png (git-ignored, so a test run leaves the tree
+// clean); --update-screenshot writes the committed benchmarks/browser/screenshot.png instead.
+// Exits 0 / 1, or 2 without Chromium.
 //
-//   node benchmarks/browser/run.mjs            the test
-//   node benchmarks/browser/run.mjs --serve    build and serve only, to open the page yourself
+//   node benchmarks/browser/run.mjs                       the test
+//   node benchmarks/browser/run.mjs --update-screenshot   the test, refreshing the committed screenshot
+//   node benchmarks/browser/run.mjs --serve               build and serve only, to open the page yourself
 import { execFileSync } from 'node:child_process';
-import { createReadStream, existsSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
-import { dirname, extname, join, normalize } from 'node:path';
+import { dirname, extname, join, normalize, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findChromium, launchChromium, pageComplaint } from '../chromium/cdp.mjs';
 
@@ -25,6 +28,9 @@ const TIMEOUT_MS = 300_000;
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
 const require = createRequire(join(root, 'packages/units/package.json'));
+const screenshotPath = process.argv.includes('--update-screenshot')
+  ? join(here, 'screenshot.png')
+  : join(root, 'results', 'browser', 'screenshot.png');
 const wasmDir = dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm'));
 const TYPES = {
   '.html': 'text/html',
@@ -144,7 +150,8 @@ async function test(url) {
       { format: 'png', captureBeyondViewport: true },
       sessionId,
     );
-    writeFileSync(join(here, 'screenshot.png'), Buffer.from(shot.data, 'base64'));
+    mkdirSync(dirname(screenshotPath), { recursive: true });
+    writeFileSync(screenshotPath, Buffer.from(shot.data, 'base64'));
   } catch (e) {
     problems.push(`driver: ${e.message}`);
     const tail = browser.stderrTail();
@@ -167,7 +174,7 @@ async function test(url) {
     console.log(`browser: NAU weights ${r3(result.weights.nau)}, NMU weights ${r3(result.weights.nmu)}`);
   }
   for (const w of warnings) console.log(`browser: console warning: ${w}`);
-  console.log(`browser: screenshot ${join('benchmarks/browser/screenshot.png')}`);
+  console.log(`browser: screenshot ${relative(root, screenshotPath)}`);
   if (problems.length === 0) {
     console.log('browser: OK: wasm backend, loss below the bound, no console errors');
     return 0;
