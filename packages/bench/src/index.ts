@@ -35,6 +35,7 @@ export {
   formatRange,
   parseRange,
   subsetLayout,
+  isValidatedStaticTask,
   validateStaticTask,
   TaskConfigError,
 } from './tasks/static.js';
@@ -94,7 +95,15 @@ export type {
   TaskKind,
   TrainContext,
 } from './kinds/index.js';
-export { KIND_NAMES, NSR_MAX_REPLICAS, TASK_KINDS, nsrKind, staticKind, trainBatch } from './kinds/index.js';
+export {
+  KIND_NAMES,
+  NSR_MAX_REPLICAS,
+  TASK_KINDS,
+  nsrKind,
+  parseBatch,
+  staticKind,
+  trainBatch,
+} from './kinds/index.js';
 export type { ArrayPlan, PlanGrid, Rates } from './plan.js';
 export {
   batchGroup,

@@ -29,6 +29,29 @@ export type SweepBatch = StaticBatch | NsrBatch;
 export type SweepProgress = TrainProgress | NsrTrainProgress;
 
 /**
+ * The batch with every configuration parsed by its kind: what a worker thread does with a batch it
+ * received (a message is a boundary: structured cloning drops what `parse` established). Replicas
+ * that shared a configuration object still share one (structured clone keeps shared references), so
+ * each configuration is parsed once.
+ */
+export function parseBatch(batch: SweepBatch): SweepBatch {
+  const once = <C>(parse: (raw: unknown) => C) => {
+    const parsed = new Map<C, C>();
+    return (c: C): C => {
+      let p = parsed.get(c);
+      if (p === undefined) parsed.set(c, (p = parse(c)));
+      return p;
+    };
+  };
+  if (batch.kind === 'nsr') {
+    const parse = once(nsrKind.parse);
+    return { ...batch, replicas: batch.replicas.map((r) => ({ ...r, config: parse(r.config) })) };
+  }
+  const parse = once(staticKind.parse);
+  return { ...batch, replicas: batch.replicas.map((r) => ({ ...r, config: parse(r.config) })) };
+}
+
+/**
  * Train one batch with its kind's trainer (what a worker thread and the in-process executor run).
  * `fast` is the static kind's fused trainer, where it is built in.
  */

@@ -3,12 +3,13 @@
  * (fused path or tfjs), each configuration's success threshold computed once per sweep.
  */
 import type { RunConfig } from '../config.js';
-import { configKey } from '../config.js';
+import { canonicalJson, configKey } from '../config.js';
 import { listModels } from '../models/registry.js';
 import type { RunRecord } from '../record.js';
 import { parseRunConfig } from '../store/codec.js';
 import type { ThresholdCache } from '../threshold.js';
 import { cachedThreshold } from '../threshold.js';
+import { validateStaticTask } from '../tasks/static.js';
 import type { ReplicaSpec, TrainProgress, TrainReplicasOptions } from '../train/replicas.js';
 import { batchKey, trainReplicas } from '../train/replicas.js';
 import type { BatchBase, Cell, TaskKind } from './kind.js';
@@ -131,7 +132,16 @@ export const staticKind: TaskKind<
   { fast?: FastTrainer | undefined }
 > = {
   name: 'static',
-  parse: parseRunConfig,
+  parse(raw) {
+    const c = parseRunConfig(raw);
+    // The validated task (frozen, remembered): the threshold, the single-module rule, the task
+    // instances and the evaluation sets get this object and do not check it again. Where
+    // normalising would change the configuration (an unknown field), the caller's task is kept,
+    // so a record's key never depends on parsing; it is then checked where it is used.
+    const task = validateStaticTask(c.task);
+    if (task === c.task || canonicalJson(task) !== canonicalJson(c.task)) return c;
+    return { ...c, task };
+  },
   key: configKey,
   work(c) {
     return { iterations: c.iterations, weighted: c.iterations * modelCost(c.model) };

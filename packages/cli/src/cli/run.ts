@@ -11,7 +11,7 @@ import type { Preset } from '@nalm/bench';
 import { expandPreset, getPreset, presetSchedule, PRESETS } from '@nalm/bench';
 import { formatMarkdown, reportFromRecords } from '@nalm/bench';
 import type { Engine, FastTrainer, NsrSweepEvent, Shard, StaticSweepEvent } from '@nalm/bench';
-import { modelCost, runSweep, staticRecords } from '@nalm/bench';
+import { modelCost, runSweep, staticKind, staticRecords } from '@nalm/bench';
 import { compareWithPublished, formatComparisonMarkdown, getPublished } from '@nalm/bench';
 import type { ResultStore } from '../store/index.js';
 import { openStore } from '../store/index.js';
@@ -189,6 +189,13 @@ export function resolveRun(args: RunArgs): { name: string; configs: RunConfig[];
       ...c,
       schedule: presetSchedule(c.model, p.schedules, p.iterations, p.paperIterations),
     }));
+  // The boundary: each configuration is checked here, once; the sweep, the threshold and the
+  // trainers trust what the static kind's parse returns.
+  try {
+    configs = configs.map((c) => staticKind.parse(c));
+  } catch (e) {
+    throw new UsageError(`invalid configuration: ${(e as Error).message}`);
+  }
   return { name: p.name, configs, seeds };
 }
 

@@ -6,7 +6,7 @@ import type { MessagePort } from 'node:worker_threads';
 import type { BackendName } from '@nalm/units';
 import { initBackend } from '@nalm/units';
 import type { StoreRecord, SweepBatch, SweepProgress } from '@nalm/bench';
-import { fastTrainer, trainBatch } from '@nalm/bench';
+import { fastTrainer, parseBatch, trainBatch } from '@nalm/bench';
 import { loadKernels } from './kernels.js';
 
 export interface WorkerTask {
@@ -34,7 +34,8 @@ export default async function run(task: WorkerTask): Promise<StoreRecord[] | nul
   if (task.batch.kind === 'static' && task.batch.engine === 'fast') loadKernels(); // once: idempotent
   const stop = new Int32Array(task.stop);
   try {
-    return await trainBatch(task.batch, {
+    // The message is a boundary: parse each configuration once (the trainer then trusts it).
+    return await trainBatch(parseBatch(task.batch), {
       onProgress: (p: SweepProgress) => task.port.postMessage(p),
       shouldStop: () => Atomics.load(stop, 0) !== 0,
       fast: fastTrainer,
