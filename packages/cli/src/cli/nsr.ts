@@ -4,6 +4,7 @@
  * `--shard`, resume; `nalm merge` joins shards). Then writes report.md, report.json and
  * report.html of the preset's records and prints the markdown on stdout; progress goes to stderr.
  */
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../store/atomic.js';
@@ -19,6 +20,9 @@ import { checkWorkers, parseShard, trainIntoStore } from './run.js';
 import { UsageError } from './errors.js';
 
 export { NSR_PRESETS };
+
+/** Where NSR records went before they joined the result store (nalm 0.1; not read any more). */
+const LEGACY_RECORDS_FILE = 'nsr-records.jsonl';
 
 export interface NsrRunArgs {
   preset?: string;
@@ -150,6 +154,11 @@ export async function runNsr(args: NsrRunArgs): Promise<number> {
   const shard = args.shard !== undefined ? parseShard(args.shard) : undefined;
   const out = args.out ?? join('results', preset.name);
   const quiet = args.quiet === true;
+  if (existsSync(join(out, LEGACY_RECORDS_FILE)))
+    process.stderr.write(
+      `nalm: note: ${join(out, LEGACY_RECORDS_FILE)} holds NSR records of an earlier nalm (their own store); ` +
+        'they are not read: its runs are trained again into the result store.\n',
+    );
   return trainIntoStore(
     {
       kind: 'nsr',
