@@ -21,6 +21,7 @@ import {
   scaleSchedule,
   getModel,
   type RunConfig,
+  staticRecords,
 } from '@nalm/bench';
 import { initBackend } from '@nalm/units';
 import { loadKernels, openStore } from '@nalm/cli';
@@ -90,7 +91,7 @@ console.log(`trained in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 // of reporting them.
 
 // %%
-const { records } = store.read();
+const records = staticRecords(store.read().records); // a store may also hold NSR-task records
 console.log(formatMarkdown(reportFromRecords(records), 'NAU vs NAC+ on + and −'));
 
 // %% [markdown]

@@ -28,6 +28,7 @@ import {
   type RunConfig,
   type RunRecord,
   type VegaLiteSpec,
+  staticRecords,
 } from '@nalm/bench';
 import { initBackend } from '@nalm/units';
 import { loadKernels, openStore } from '@nalm/cli';
@@ -45,7 +46,7 @@ const outDir = mkdtempSync(join(tmpdir(), 'nalm-report-'));
 // %%
 let records: RunRecord[];
 if (storeArg) {
-  records = openStore(storeArg).read().records;
+  records = staticRecords(openStore(storeArg).read().records);
   console.log(`${records.length} records from ${storeArg}`);
 } else {
   await initBackend('wasm');
@@ -71,7 +72,7 @@ if (storeArg) {
   const store = openStore(join(outDir, 'store'), { create: true });
   const started = Date.now();
   await runSweep({ configs, seeds, store, fast: fastTrainer });
-  records = store.read().records;
+  records = staticRecords(store.read().records);
   console.log(
     `trained ${records.length} runs (${configs.length} configurations × ${seeds.length} seeds × ` +
       `${iterations.toLocaleString('en')} iterations) in ${((Date.now() - started) / 1000).toFixed(1)} s`,

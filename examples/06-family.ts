@@ -28,6 +28,7 @@ import {
   getPreset,
   reportFromRecords,
   runSweep,
+  staticRecords,
 } from '@nalm/bench';
 import { initBackend } from '@nalm/units';
 import { loadKernels, openStore } from '@nalm/cli';
@@ -92,5 +93,5 @@ console.log(`trained in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 // rate with its 95% Wilson interval and solved/seeds.
 
 // %%
-const report = reportFromRecords(store.read().records);
+const report = reportFromRecords(staticRecords(store.read().records));
 console.log(formatGridMarkdown(report.grid ?? []));

@@ -1,6 +1,8 @@
 /**
  * Run configuration: what one (configuration, seed) grid cell trains. Validated once at the edge
- * (CLI, preset file, API) so everything downstream can trust it.
+ * (CLI, preset file, API, a worker's message) by the static kind's `parse` (kinds/static.ts), so
+ * everything downstream can trust it: its task is the frozen value `validateStaticTask` returned,
+ * which later calls give back without checking again.
  */
 import type { StaticTaskConfig } from './tasks/static.js';
 

@@ -5,8 +5,8 @@
  */
 export type { RunConfig, Schedule } from './config.js';
 export { canonicalJson, configKey } from './config.js';
-export type { EvalPoint, RunRecord } from './record.js';
-export { RECORD_VERSION } from './record.js';
+export type { EvalPoint, RunRecord, StoreRecord } from './record.js';
+export { RECORD_VERSION, nsrRecords, recordKind, staticRecords } from './record.js';
 export type {
   ModelDef,
   ModelLayer,
@@ -35,6 +35,7 @@ export {
   formatRange,
   parseRange,
   subsetLayout,
+  isValidatedStaticTask,
   validateStaticTask,
   TaskConfigError,
 } from './tasks/static.js';
@@ -75,12 +76,34 @@ export type {
   FastTrainer,
   RecordSink,
   Shard,
+  StaticBatch,
   SweepBatch,
   SweepEvent,
   SweepOptions,
+  SweepProgress,
   SweepResult,
+  StaticSweepEvent,
+  NsrSweepEvent,
 } from './sweep.js';
 export { DEFAULT_MAX_REPLICAS, modelCost, planBatches, runSweep, shardOf } from './sweep.js';
+export type {
+  Cell,
+  KindName,
+  NsrBatch,
+  NsrPlanContext,
+  StaticPlanContext,
+  TaskKind,
+  TrainContext,
+} from './kinds/index.js';
+export {
+  KIND_NAMES,
+  NSR_MAX_REPLICAS,
+  TASK_KINDS,
+  nsrKind,
+  parseBatch,
+  staticKind,
+  trainBatch,
+} from './kinds/index.js';
 export type { ArrayPlan, PlanGrid, Rates } from './plan.js';
 export {
   batchGroup,

@@ -12,7 +12,7 @@
  */
 import type { RunConfig } from './config.js';
 import { configKey } from './config.js';
-import type { SweepBatch } from './sweep.js';
+import type { StaticBatch as SweepBatch } from './sweep.js';
 import { DEFAULT_MAX_REPLICAS, modelCost, planBatches, shardOf } from './sweep.js';
 import type { ReplicaSpec } from './train/replicas.js';
 import { batchKey } from './train/replicas.js';
@@ -147,7 +147,7 @@ class ShardTimer {
       let v = byConfig.get(config);
       if (!v) {
         const engine = grid.engineOf(config);
-        const probe = { engine, replicas: [cell.spec] };
+        const probe = { kind: 'static' as const, engine, replicas: [cell.spec] };
         const name = batchGroup(probe);
         let g = groups.get(name);
         if (g === undefined) {

@@ -3,6 +3,7 @@
  * reports never reach back into training (data flows one way: task → trainer → records → report).
  */
 import type { RunConfig } from './config.js';
+import type { NsrRecord } from './nsr/config.js';
 
 export const RECORD_VERSION = 1;
 
@@ -17,8 +18,10 @@ export interface EvalPoint {
   sparsityError: number;
 }
 
+/** A static-task record (task kind 'static': its lines carry no `kind` field). */
 export interface RunRecord {
   v: typeof RECORD_VERSION;
+  kind?: undefined;
   /** Stable hash of `config` (see configKey); with `seed` it identifies the record. */
   key: string;
   config: RunConfig;
@@ -39,4 +42,26 @@ export interface RunRecord {
   diverged: { step: number; reason: string } | null;
   /** Iterations actually trained. */
   iterations: number;
+}
+
+/**
+ * A record of any task kind, as the result store, `nalm merge` and the worker pool see it: one
+ * envelope (`v`, `key`, `seed`, `config`; `kind` absent for the static task, `'nsr'` for the NSR
+ * tasks) and the kind's own payload. See `kinds/`.
+ */
+export type StoreRecord = RunRecord | NsrRecord;
+
+/** The task kind of a record (static records carry no `kind` field, so their lines stay as they were). */
+export function recordKind(r: StoreRecord): 'static' | 'nsr' {
+  return r.kind === 'nsr' ? 'nsr' : 'static';
+}
+
+/** Only the static-task records (a store may hold records of several task kinds). */
+export function staticRecords(records: readonly StoreRecord[]): RunRecord[] {
+  return records.filter((r): r is RunRecord => r.kind !== 'nsr');
+}
+
+/** Only the NSR-task records. */
+export function nsrRecords(records: readonly StoreRecord[]): NsrRecord[] {
+  return records.filter((r): r is NsrRecord => r.kind === 'nsr');
 }

@@ -1,53 +1,56 @@
 /**
- * The sweep: a grid of (configuration, seed) cells → batches of replicas → records appended to a
- * result store as each batch finishes. Finished cells already in the store are skipped, so the same
- * command resumes an interrupted run.
+ * The sweep: a grid of (configuration, seed) cells of one task kind → batches → records appended to
+ * a result store as each batch finishes. Finished cells already in the store are skipped, so the
+ * same command resumes an interrupted run; `shard` keeps only this machine's part of the grid. What
+ * a cell is, how cells batch and how a batch trains is the kind's business (kinds/); this file only
+ * runs the steps: cells → shard and done filters → the kind's plan → lanes → store.
  */
 import type { RunConfig } from './config.js';
-import { configKey } from './config.js';
-import { listModels } from './models/registry.js';
-import type { RunRecord } from './record.js';
-import { recordId } from './store/index.js';
+import type { Cell, TaskKind } from './kinds/kind.js';
+import type { SweepBatch, SweepProgress } from './kinds/index.js';
+import { nsrKind, staticKind, trainBatch } from './kinds/index.js';
+import type { Engine, FastTrainer, StaticBatch } from './kinds/static.js';
+import type { NsrBatch } from './kinds/nsr.js';
+import type { NsrTrainProgress } from './nsr/trainer.js';
+import type { TrainProgress } from './train/replicas.js';
+import type { NsrRecord, NsrRunConfig } from './nsr/config.js';
+import type { RunRecord, StoreRecord } from './record.js';
+import { recordId } from './store/codec.js';
 import type { ThresholdCache } from './threshold.js';
-import { cachedThreshold } from './threshold.js';
-import type { ReplicaSpec, TrainProgress, TrainReplicasOptions } from './train/replicas.js';
-import { batchKey, trainReplicas } from './train/replicas.js';
 
-export type Engine = 'auto' | 'fast' | 'tfjs';
+export type { Engine, FastTrainer, SweepBatch, SweepProgress };
+export type { StaticBatch };
+export { DEFAULT_MAX_REPLICAS, modelCost, planBatches } from './kinds/static.js';
 
-export interface SweepBatch {
-  index: number;
-  count: number;
-  replicas: ReplicaSpec[];
-  engine: 'fast' | 'tfjs';
-}
-
-export type SweepEvent =
+/** What a sweep reports as it runs; `StaticSweepEvent` and `NsrSweepEvent` are its two kinds'. */
+export type SweepEvent<
+  B extends SweepBatch = SweepBatch,
+  R extends StoreRecord = StoreRecord,
+  P = SweepProgress,
+> =
   | {
       type: 'plan';
       cells: number;
       pending: number;
       done: number;
       batches: number;
+      /** Seed-iterations (NSR: seed-epochs) to train. */
       seedIterations: number;
       /** seedIterations weighted by each model's relative cost (ModelDef.cost). */
       work: number;
     }
-  | { type: 'batch-start'; batch: SweepBatch }
-  | { type: 'progress'; batch: SweepBatch; progress: TrainProgress }
-  | { type: 'batch-done'; batch: SweepBatch; records: RunRecord[]; seconds: number };
+  | { type: 'batch-start'; batch: B }
+  | { type: 'progress'; batch: B; progress: P }
+  | { type: 'batch-done'; batch: B; records: R[]; seconds: number };
 
-/** A fused trainer for built-in models (optional; see fast/). */
-export interface FastTrainer {
-  supports(config: RunConfig): boolean;
-  train(opts: TrainReplicasOptions): Promise<RunRecord[] | null>;
-}
+export type StaticSweepEvent = SweepEvent<StaticBatch, RunRecord, TrainProgress>;
+export type NsrSweepEvent = SweepEvent<NsrBatch, NsrRecord, NsrTrainProgress>;
 
 /** Runs one batch (in this thread, or on a worker) and returns its records, or null if stopped. */
 export type BatchExecutor = (
   batch: SweepBatch,
-  onProgress: (p: TrainProgress) => void,
-) => Promise<RunRecord[] | null>;
+  onProgress: (p: SweepProgress) => void,
+) => Promise<StoreRecord[] | null>;
 
 /** Which of N shards a (configuration, seed) cell belongs to: a stable hash, so every machine agrees. */
 export function shardOf(key: string, seed: number, count: number): number {
@@ -68,26 +71,25 @@ export interface Shard {
 
 /**
  * Where the sweep learns what is done and stores finished batches. @nalm/cli's `openStore` is the
- * durable one; anything with these two methods works (e.g. an array in a browser page).
+ * durable one (it holds records of every kind); anything with these two methods works (e.g. an
+ * array in a browser page).
  */
-export interface RecordSink {
+export interface RecordSink<R extends StoreRecord = StoreRecord> {
   /** `${key}:${seed}` of every record already stored. */
   doneKeys(): Set<string>;
   /** Store one finished batch. */
-  appendMany(records: readonly RunRecord[]): void;
+  appendMany(records: readonly R[]): void;
 }
 
-export interface SweepOptions {
-  configs: readonly RunConfig[];
+interface CommonSweepOptions {
   seeds: readonly number[];
-  store: RecordSink;
-  /** 'auto' (default): the fused path where it supports the model, tfjs elsewhere. */
+  /** Static task: 'auto' (default) is the fused path where it supports the model, tfjs elsewhere. */
   engine?: Engine;
-  /** The fused trainer (`fastTrainer`, which is `undefined` where it is not built in). */
+  /** Static task: the fused trainer (`fastTrainer`, which is `undefined` where it is not built in). */
   fast?: FastTrainer | undefined;
-  /** Most replicas trained in one tfjs batch (default 100; bigger batches amortise per-op overhead). */
+  /** Most replicas trained in one tfjs batch (static default 100, NSR float32 default 120). */
   maxReplicas?: number;
-  /** Most replicas in one fused-path batch (default 10: small batches spread evenly over workers). */
+  /** Static task: most replicas in one fused-path batch (default 10). */
   maxFastReplicas?: number;
   /** Train only this shard of the grid (see `shardOf`). */
   shard?: Shard;
@@ -96,10 +98,26 @@ export interface SweepOptions {
   /** Batches run at once with `executor` (default 1). */
   concurrency?: number;
   thresholdCache?: ThresholdCache;
-  onEvent?: (e: SweepEvent) => void;
   /** Polled after every evaluation; true stops the sweep (finished batches are already stored). */
   shouldStop?: () => boolean;
 }
+
+/** The grid: configurations of one task kind (static unless `kind` says otherwise) × seeds. */
+export type SweepOptions = CommonSweepOptions &
+  (
+    | {
+        kind?: 'static';
+        configs: readonly RunConfig[];
+        store: RecordSink<RunRecord>;
+        onEvent?: (e: StaticSweepEvent) => void;
+      }
+    | {
+        kind: 'nsr';
+        configs: readonly NsrRunConfig[];
+        store: RecordSink<NsrRecord>;
+        onEvent?: (e: NsrSweepEvent) => void;
+      }
+  );
 
 export interface SweepResult {
   trained: number;
@@ -109,83 +127,24 @@ export interface SweepResult {
   interrupted: boolean;
 }
 
-/** Most replicas per batch unless SweepOptions says otherwise (`nalm plan` forms the same batches). */
-export const DEFAULT_MAX_REPLICAS = { fast: 10, tfjs: 100 } as const;
-
-/** Relative training cost per seed-iteration of a model (1 when unknown). */
-export function modelCost(model: string): number {
-  return listModels().find((m) => m.name === model)?.cost ?? 1;
-}
-
-/**
- * Group pending cells into batches of compatible replicas (same `batchKey`), in grid order.
- *
- * `parallel` (default 1): batches that run at once (the workers). With fewer batches than that, the
- * fused path's batches are split further, so that every worker gets one (the largest batch in half,
- * again and again, down to one replica each): `nalm run --model nmu --op mul --seeds 0..9` is one
- * batch of ten, which would train on one core while the others idle. A fused-path record depends
- * only on its configuration and seed (each replica trains alone inside the batch), so the split
- * changes no record. tfjs batches are left whole: that engine's per-op overhead is amortised by
- * batching, and its records are not split-tested here.
- */
-export function planBatches(
-  cells: readonly ReplicaSpec[],
-  maxReplicas: number | ((engine: 'fast' | 'tfjs') => number),
-  engineOf: (c: RunConfig) => 'fast' | 'tfjs',
-  parallel = 1,
-): SweepBatch[] {
-  const max = typeof maxReplicas === 'number' ? () => maxReplicas : maxReplicas;
-  const groups = new Map<string, ReplicaSpec[]>();
-  for (const cell of cells) {
-    const k = `${engineOf(cell.config)}|${batchKey(cell.config)}`;
-    const g = groups.get(k);
-    if (g) g.push(cell);
-    else groups.set(k, [cell]);
-  }
-  const batches: SweepBatch[] = [];
-  for (const group of groups.values()) {
-    const size = max(engineOf(group[0]!.config));
-    for (let i = 0; i < group.length; i += size) {
-      const replicas = group.slice(i, i + size);
-      batches.push({ index: 0, count: 0, replicas, engine: engineOf(replicas[0]!.config) });
-    }
-  }
-  // Longest first (replicas × iterations × model cost), so parallel workers finish together.
-  const cost = (b: SweepBatch) => {
-    const c = b.replicas[0]!.config;
-    return b.replicas.length * c.iterations * modelCost(c.model);
-  };
-  while (batches.length < parallel) {
-    // The costliest fused batch of more than one replica, halved (the first half keeps its place).
-    let at = -1;
-    for (let k = 0; k < batches.length; k++) {
-      const b = batches[k]!;
-      if (b.engine === 'fast' && b.replicas.length > 1 && (at < 0 || cost(b) > cost(batches[at]!))) at = k;
-    }
-    if (at < 0) break;
-    const b = batches[at]!;
-    const half = Math.ceil(b.replicas.length / 2);
-    batches.splice(at + 1, 0, { ...b, replicas: b.replicas.slice(half) });
-    b.replicas = b.replicas.slice(0, half);
-  }
-  batches.sort((a, b) => cost(b) - cost(a)); // stable: equal costs keep grid order
-  batches.forEach((b, i) => Object.assign(b, { index: i, count: batches.length }));
-  return batches;
-}
-
 export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
-  const engine = opts.engine ?? 'auto';
-  if (engine === 'fast' && !opts.fast)
-    throw new Error("engine 'fast' requested but no fused trainer is available");
-  const engineOf = (c: RunConfig): 'fast' | 'tfjs' => {
-    if (engine === 'tfjs' || !opts.fast) return 'tfjs';
-    if (opts.fast.supports(c)) return 'fast';
-    if (engine === 'fast') {
-      throw new Error(`engine 'fast' does not support model '${c.model}'; use --engine auto or tfjs`);
-    }
-    return 'tfjs';
-  };
-  const shard = opts.shard;
+  const parallel = Math.max(1, opts.executor ? (opts.concurrency ?? 1) : 1);
+  if (opts.kind === 'nsr')
+    return sweepKind(nsrKind, opts.configs, opts.store, opts.onEvent, opts, {
+      maxReplicas: opts.maxReplicas,
+      parallel,
+    });
+  return sweepKind(staticKind, opts.configs, opts.store, opts.onEvent, opts, {
+    engine: opts.engine,
+    fast: opts.fast,
+    maxReplicas: opts.maxReplicas,
+    maxFastReplicas: opts.maxFastReplicas,
+    thresholdCache: opts.thresholdCache,
+    parallel,
+  });
+}
+
+function checkShard(shard: Shard | undefined): void {
   if (
     shard &&
     !(
@@ -198,79 +157,78 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
   ) {
     throw new Error(`shard ${shard.index}/${shard.count}: the index must be an integer from 0 to count − 1`);
   }
+}
 
-  const done = opts.store.doneKeys();
-  const cells: ReplicaSpec[] = [];
+/** The steps of a sweep, for any kind. */
+async function sweepKind<
+  C,
+  R extends StoreRecord,
+  B extends SweepBatch,
+  P,
+  PlanCtx extends { parallel: number },
+>(
+  kind: TaskKind<C, R, B, P, PlanCtx, object>,
+  configs: readonly C[],
+  store: RecordSink<R>,
+  onEvent: ((e: SweepEvent<B, R, P>) => void) | undefined,
+  opts: CommonSweepOptions,
+  planCtx: PlanCtx,
+): Promise<SweepResult> {
+  checkShard(opts.shard);
+
+  // 1. The cells this process trains: its shard, minus what the store already holds.
+  const done = store.doneKeys();
+  const cells: Cell<C>[] = [];
   let skipped = 0;
   let otherShards = 0;
-  for (const config of opts.configs) {
-    const key = configKey(config);
-    let threshold: number | null = null;
+  for (const config of configs) {
+    const key = kind.key(config);
     for (const seed of opts.seeds) {
-      if (shard && shardOf(key, seed, shard.count) !== shard.index) {
-        otherShards++;
-        continue;
-      }
-      if (done.has(recordId(key, seed))) {
-        skipped++;
-        continue;
-      }
-      threshold ??= cachedThreshold(config.task, {}, opts.thresholdCache);
-      cells.push({ config, seed, threshold });
+      if (opts.shard && shardOf(key, seed, opts.shard.count) !== opts.shard.index) otherShards++;
+      else if (done.has(recordId(key, seed))) skipped++;
+      else cells.push({ config, seed });
     }
   }
-  const concurrency = Math.max(1, opts.executor ? (opts.concurrency ?? 1) : 1);
-  const batches = planBatches(
-    cells,
-    (e) =>
-      e === 'fast'
-        ? (opts.maxFastReplicas ?? DEFAULT_MAX_REPLICAS.fast)
-        : (opts.maxReplicas ?? DEFAULT_MAX_REPLICAS.tfjs),
-    engineOf,
-    concurrency,
-  );
-  opts.onEvent?.({
+
+  // 2. The kind groups them into batches, in the order they should run.
+  const batches = kind.plan(cells, planCtx);
+  const work = cells.map((c) => kind.work(c.config));
+  onEvent?.({
     type: 'plan',
     cells: cells.length + skipped,
     pending: cells.length,
     done: skipped,
     batches: batches.length,
-    seedIterations: cells.reduce((a, c) => a + c.config.iterations, 0),
-    work: cells.reduce((a, c) => a + c.config.iterations * modelCost(c.config.model), 0),
+    seedIterations: work.reduce((a, w) => a + w.iterations, 0),
+    work: work.reduce((a, w) => a + w.weighted, 0),
   });
 
-  const inProcess: BatchExecutor = (batch, onProgress) => {
-    const trainOpts: TrainReplicasOptions = {
-      replicas: batch.replicas,
-      onProgress,
-      shouldStop: opts.shouldStop,
-    };
-    return batch.engine === 'fast' ? opts.fast!.train(trainOpts) : trainReplicas(trainOpts);
-  };
-  const execute = opts.executor ?? inProcess;
-
+  // 3. Lanes (one per worker) take the next batch; each finished batch is stored at once.
+  const execute: BatchExecutor =
+    opts.executor ??
+    ((batch, onProgress) => trainBatch(batch, { onProgress, shouldStop: opts.shouldStop, fast: opts.fast }));
   let trained = 0;
   let interrupted = false;
   let next = 0;
-  // A fixed number of lanes each take the next batch; records are stored as each batch finishes.
   const lane = async () => {
     while (!interrupted && next < batches.length) {
       const batch = batches[next++]!;
-      opts.onEvent?.({ type: 'batch-start', batch });
+      onEvent?.({ type: 'batch-start', batch });
       const started = Date.now();
-      const records = await execute(batch, (progress) =>
-        opts.onEvent?.({ type: 'progress', batch, progress }),
-      );
+      const records = (await execute(batch, (progress) =>
+        onEvent?.({ type: 'progress', batch, progress: progress as P }),
+      )) as R[] | null;
       if (records === null) {
         interrupted = true;
         return;
       }
-      opts.store.appendMany(records);
+      store.appendMany(records);
       trained += records.length;
-      opts.onEvent?.({ type: 'batch-done', batch, records, seconds: (Date.now() - started) / 1000 });
+      onEvent?.({ type: 'batch-done', batch, records, seconds: (Date.now() - started) / 1000 });
       if (opts.shouldStop?.()) interrupted = true;
     }
   };
-  await Promise.all(Array.from({ length: Math.min(concurrency, Math.max(1, batches.length)) }, lane));
+  const lanes = Math.min(planCtx.parallel, Math.max(1, batches.length));
+  await Promise.all(Array.from({ length: lanes }, lane));
   return { trained, skipped, otherShards, interrupted };
 }

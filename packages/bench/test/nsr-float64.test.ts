@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '@nalm/units';
 import type { NsrRunConfig } from '../src/nsr/config.js';
-import { nsrRecordLine, validateNsrRun } from '../src/nsr/config.js';
+import { validateNsrRun } from '../src/nsr/config.js';
+import { recordLine } from '../src/store/codec.js';
 import type { Float64Params } from '../src/nsr/float64.js';
 import { float64LossAndGrad, initFloat64Params, trainFloat64Replica } from '../src/nsr/float64.js';
 import type { NsrModelName } from '../src/nsr/models.js';
@@ -177,8 +178,8 @@ describe('float64 trainer vs the tfjs units', () => {
       const c = taskCfg(kind, 'nsr', op, 20, 'float64');
       const a = trainFloat64Replica({ config: c, seed: 7 })!.record;
       const b = trainFloat64Replica({ config: c, seed: 7 })!.record;
-      expect(nsrRecordLine(a)).toBe(nsrRecordLine(b));
-      expect(nsrRecordLine(trainFloat64Replica({ config: c, seed: 8 })!.record)).not.toBe(nsrRecordLine(a));
+      expect(recordLine(a)).toBe(recordLine(b));
+      expect(recordLine(trainFloat64Replica({ config: c, seed: 8 })!.record)).not.toBe(recordLine(a));
     }
   });
 });

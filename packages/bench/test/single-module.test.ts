@@ -16,6 +16,7 @@ import { fastTrainer } from '../src/fast-trainer.js';
 import { SINGLE_MODULE_MODELS, getModel, registerModel } from '../src/models/registry.js';
 import { expandPreset, getPreset, presetSize, presetWallTime } from '../src/presets.js';
 import type { RunRecord } from '../src/record.js';
+import { staticRecords } from '../src/record.js';
 import { formatGridMarkdown, gridSpec } from '../src/report/grid.js';
 import { renderSvg, reportPlots, sweepDimensions } from '../src/report/plots.js';
 import { formatJson, formatMarkdown, reportFromRecords } from '../src/report/report.js';
@@ -298,7 +299,7 @@ describe('NaN/Inf is recorded per seed as divergence and never stops the sweep',
     const store = openStore(mkdtempSync(join(tmpdir(), 'nalm-single-')), { create: true });
     const result = await runSweep({ configs: [wild, calm], seeds: [0, 1, 2, 3], store, engine: 'tfjs' });
     expect(result).toMatchObject({ trained: 8, interrupted: false });
-    const records = store.read().records;
+    const records = staticRecords(store.read().records);
     const wildRecs = records.filter((r) => r.key === configKey(wild));
     const calmRecs = records.filter((r) => r.key === configKey(calm));
     expect(wildRecs).toHaveLength(4);

@@ -66,6 +66,7 @@ describe('planBatches for parallel workers', () => {
       const stored: RunRecord[] = [];
       const batches: number[] = [];
       const executor: BatchExecutor = (batch, onProgress) => {
+        if (batch.kind !== 'static') throw new Error('a static grid plans static batches');
         batches.push(batch.replicas.length);
         return fastTrainer!.train({ replicas: batch.replicas, onProgress });
       };

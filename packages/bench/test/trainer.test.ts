@@ -158,13 +158,13 @@ describe('tfjs engine: records independent of batch mates (wasm, I = 100)', () =
   /** A record sink in memory. */
   const memoryStore = () => {
     const records: RunRecord[] = [];
-    const store: RecordSink = {
+    const store: RecordSink<RunRecord> = {
       doneKeys: () => new Set(records.map((r) => `${r.key}:${r.seed}`)),
       appendMany: (rs) => void records.push(...rs),
     };
     return { store, records };
   };
-  const sweep = async (over: Partial<SweepOptions>) => {
+  const sweep = async (over: Partial<SweepOptions & { kind?: 'static' }>) => {
     const { store, records } = memoryStore();
     await runSweep({ configs: grid, seeds, store, engine: 'tfjs', ...over });
     return new Map(records.map((r) => [`${r.key}:${r.seed}`, r]));

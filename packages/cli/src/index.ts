@@ -10,5 +10,3 @@ export type { WorkerPool } from './node/pool.js';
 export { diskThresholdCache } from './node/threshold-cache.js';
 export { ReportInputError, detectFormat, loadRecords, loadStableNalu } from './report/load.js';
 export type { InputFormat } from './report/load.js';
-export { NSR_RECORDS_FILE, openNsrStore } from './nsr/store.js';
-export type { NsrStore, NsrStoreProblem } from './nsr/store.js';

@@ -19,12 +19,13 @@ import {
   intervalsOverlap,
   parsePublishedTable,
   reportFromRecords,
+  staticRecords,
   wilson,
 } from '@nalm/bench';
 import { reportCommand } from '../src/cli/report.js';
 
 const FIXTURE = join(import.meta.dirname, 'fixtures', 'quick-subset.jsonl');
-const records = loadRecords([FIXTURE]).records;
+const records = staticRecords(loadRecords([FIXTURE]).records);
 const report = reportFromRecords(records);
 
 describe('compareWithPublished', () => {

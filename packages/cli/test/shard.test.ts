@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { openStore } from '../src/store/index.js';
 import { shardOf } from '../../bench/src/sweep.js';
 import { parseShard } from '../src/cli/run.js';
-import type { RunRecord } from '../../bench/src/record.js';
+import type { StoreRecord } from '../../bench/src/record.js';
 
 const bin = resolve(dirname(fileURLToPath(import.meta.url)), '../bin/nalm.js');
 const env = { ...process.env, NALM_CACHE_DIR: join(tmpdir(), 'nalm-cli-cache') };
@@ -37,7 +37,7 @@ const GRID = [
   '--no-report',
   '--quiet',
 ];
-const byId = (records: RunRecord[]) => new Map(records.map((r) => [`${r.key}:${r.seed}`, r]));
+const byId = (records: StoreRecord[]) => new Map(records.map((r) => [`${r.key}:${r.seed}`, r]));
 
 describe('sharding and merging', () => {
   it('3 shards (2 workers each) merged are identical to one unsharded run (1 worker)', () => {

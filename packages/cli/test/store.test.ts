@@ -14,7 +14,8 @@ import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { canonicalJson, configKey } from '../../bench/src/config.js';
 import type { RunConfig } from '../../bench/src/config.js';
-import type { RunRecord } from '../../bench/src/record.js';
+import type { RunRecord, StoreRecord } from '../../bench/src/record.js';
+import { staticRecords } from '../../bench/src/record.js';
 import { curveOutcome } from '../../bench/src/success.js';
 import { defaultStaticTask } from '../../bench/src/tasks/static.js';
 import {
@@ -67,7 +68,7 @@ function rec(seed: number, variant = 0, extra: Partial<RunRecord> = {}): RunReco
   return { ...r, ...curveOutcome(r.curve, r.threshold), ...extra } as RunRecord;
 }
 
-const id = (r: RunRecord) => `${r.key}:${r.seed}`;
+const id = (r: StoreRecord) => `${r.key}:${r.seed}`;
 
 let tmp: string;
 beforeEach(() => {
@@ -110,7 +111,8 @@ describe('openStore / append / read', () => {
     store.append(written[0]!);
     store.appendMany(written.slice(1));
 
-    const { records, problems, notes } = store.read();
+    const { records: all, problems, notes } = store.read();
+    const records = staticRecords(all);
     expect(problems).toEqual([]);
     expect(notes).toEqual([]);
     expect(records).toEqual(written);
@@ -489,7 +491,7 @@ describe('mergeStores', () => {
     const { records, problems, notes } = merged.read();
     expect(problems).toEqual([]);
     expect(notes).toEqual([]);
-    const union = new Map<string, RunRecord>();
+    const union = new Map<string, StoreRecord>();
     for (const src of [openStore(A).read(), openStore(B).read(), openStore(C).read(), readRecordsFile(D)]) {
       for (const r of src.records) if (!union.has(id(r))) union.set(id(r), r);
     }

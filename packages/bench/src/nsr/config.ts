@@ -21,7 +21,8 @@ export interface NsrRunConfig {
   numeric: NumericType;
 }
 
-export const NSR_RECORD_VERSION = 1;
+/** 2: the record joined the result store (`kind: 'nsr'`, non-finite reals spelled as strings). */
+export const NSR_RECORD_VERSION = 2;
 
 /** Result of one seed at one test point. */
 export interface NsrPointResult {
@@ -44,6 +45,8 @@ export interface NsrPointResult {
 
 export interface NsrRecord {
   v: typeof NSR_RECORD_VERSION;
+  /** The task kind (see kinds/): an NSR record in a result store. */
+  kind: 'nsr';
   /** Hash of the canonical configuration. */
   key: string;
   config: NsrRunConfig;
@@ -65,10 +68,6 @@ export function nsrConfigKey(c: NsrRunConfig): string {
   return h.toString(16).padStart(16, '0');
 }
 
-export function nsrRecordId(key: string, seed: number): string {
-  return `${key}:${seed}`;
-}
-
 /** Throws an NsrTaskError naming the first bad field; returns the configuration unchanged. */
 export function validateNsrRun(c: NsrRunConfig): NsrRunConfig {
   if (!NSR_MODELS.includes(c.model))
@@ -85,23 +84,4 @@ export function validateNsrRun(c: NsrRunConfig): NsrRunConfig {
     );
   validateNsrTask(c.task, c.numeric);
   return c;
-}
-
-/** JSON has no NaN/Infinity: non-finite numbers are written as null and read back as NaN. */
-export function nsrRecordLine(r: NsrRecord): string {
-  return JSON.stringify(r, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v));
-}
-
-export function parseNsrRecord(line: string): NsrRecord {
-  const r = JSON.parse(line) as NsrRecord;
-  if (r === null || typeof r !== 'object' || r.v !== NSR_RECORD_VERSION || !Array.isArray(r.points))
-    throw new Error(`not an NSR record of version ${NSR_RECORD_VERSION}`);
-  if (typeof r.key !== 'string' || !Number.isSafeInteger(r.seed)) throw new Error('missing key or seed');
-  const num = (v: number | null) => (v === null ? NaN : v);
-  r.trainLoss = num(r.trainLoss);
-  for (const p of r.points) {
-    p.meanError = num(p.meanError);
-    p.maxError = num(p.maxError);
-  }
-  return r;
 }

@@ -671,6 +671,7 @@ export function trainFloat64Replica(
   });
   const record: NsrRecord = {
     v: NSR_RECORD_VERSION,
+    kind: 'nsr',
     key: nsrConfigKey(c),
     config: c,
     seed: replica.seed,

@@ -1,4 +1,7 @@
-/** The Neural Status Register tasks (benchmark.md §7): tasks, models, trainers, sweep, summaries, report. */
+/**
+ * The Neural Status Register tasks (benchmark.md §7): tasks, models, trainers, summaries, report.
+ * They run on the benchmark's sweep, store and workers as the task kind `nsr` (kinds/nsr.ts).
+ */
 export * from './resolution.js';
 export * from './tasks.js';
 export type { LayerSpec, ModelOptions, ModelVars, NsrModelName } from './models.js';
@@ -14,8 +17,6 @@ export {
   trainFloat64Replica,
   trainNsrFloat64,
 } from './float64.js';
-export { runNsrSweep } from './sweep.js';
-export type { NsrRecordSink, NsrSweepEvent, NsrSweepOptions, NsrSweepResult } from './sweep.js';
 export { summarizeNsr } from './summary.js';
 export type { NsrSummaryRow } from './summary.js';
 export {

@@ -243,6 +243,7 @@ export async function trainNsrModel(opts: NsrTrainOptions): Promise<TrainedNsrMo
   }
   const records: NsrRecord[] = specs.map((s, r) => ({
     v: NSR_RECORD_VERSION,
+    kind: 'nsr',
     key: nsrConfigKey(s.config),
     config: s.config,
     seed: s.seed,

@@ -11,11 +11,20 @@
  * edited, corrupted or written by something else is never counted as a finished run: the shape of
  * every field, a valid run configuration, `key` = configKey(config), and the outcome fields
  * (`bestStep`, `solved`, `solvedAt`, `sparsityError`) equal to what the curve and threshold give.
+ *
+ * One file holds records of every task kind (kinds/): the envelope (`v`, `key`, `seed`, `config`)
+ * is common, `kind` says whose payload follows. Static-task lines carry no `kind` (they are exactly
+ * what they were before there were kinds); NSR lines carry `"kind":"nsr"` and are checked the same
+ * way: a valid NSR configuration, its key, the test points its task defines, and `success` equal to
+ * every item right.
  */
 import { canonicalJson, configKey } from '../config.js';
 import type { RunConfig } from '../config.js';
 import { RECORD_VERSION } from '../record.js';
-import type { EvalPoint, RunRecord } from '../record.js';
+import type { EvalPoint, RunRecord, StoreRecord } from '../record.js';
+import type { NsrPointResult, NsrRecord, NsrRunConfig } from '../nsr/config.js';
+import { NSR_RECORD_VERSION, nsrConfigKey, validateNsrRun } from '../nsr/config.js';
+import { testPoints } from '../nsr/tasks.js';
 import { curveOutcome } from '../success.js';
 import type { StaticTaskConfig } from '../tasks/static.js';
 import { TaskConfigError, validateStaticTask } from '../tasks/static.js';
@@ -121,14 +130,39 @@ function checkConfig(config: Obj): void {
   finite(field(config, 'oobWeight', 'config.'), 'config.oobWeight', 'a number ≥ 0', (n) => n >= 0);
 }
 
+/**
+ * A static-task run configuration checked against the rules every stored configuration satisfies
+ * (the task, positive sizes and rates, the schedule's shape): the static kind's `parse`. Throws a
+ * `TaskConfigError` naming the field.
+ */
+export function parseRunConfig(raw: unknown): RunConfig {
+  if (!isObj(raw)) throw new TaskConfigError('config', `expected an object, got ${describe(raw)}`);
+  try {
+    checkConfig(raw);
+  } catch (err) {
+    if (!(err instanceof Invalid)) throw err;
+    const m = /^([^:]+): (.*)$/s.exec(err.message);
+    throw new TaskConfigError(m?.[1] ?? 'config', m?.[2] ?? err.message);
+  }
+  return raw as unknown as RunConfig;
+}
+
 const same = (a: number | null, b: number | null): boolean =>
   a === b || (typeof a === 'number' && typeof b === 'number' && Number.isNaN(a) && Number.isNaN(b));
 
 const show = (x: number | boolean | null): string => (typeof x === 'number' ? String(x) : JSON.stringify(x));
 
-/** Decode and validate one parsed line. Throws `Invalid` with a path-qualified reason. */
-function decode(raw: Json): RunRecord {
+/** Decode and validate one parsed line of any task kind. Throws `Invalid` with a path-qualified reason. */
+function decode(raw: Json): StoreRecord {
   if (!isObj(raw)) fail('record', 'a JSON object', raw);
+  const kind = raw.kind;
+  if (kind === undefined) return decodeStatic(raw);
+  if (kind === 'nsr') return decodeNsr(raw);
+  return fail('kind', "absent (the static task) or 'nsr'", kind);
+}
+
+/** A static-task record. */
+function decodeStatic(raw: Obj): RunRecord {
   const v = field(raw, 'v', '');
   if (v !== RECORD_VERSION) {
     if (typeof v === 'number') {
@@ -209,7 +243,11 @@ function decode(raw: Json): RunRecord {
 }
 
 /** The JSON value written for a record (non-finite measured reals spelled as strings). */
-function encode(record: RunRecord): Obj {
+function encode(record: StoreRecord): Obj {
+  return record.kind === 'nsr' ? encodeNsr(record) : encodeStatic(record);
+}
+
+function encodeStatic(record: RunRecord): Obj {
   const r = record as unknown as Obj;
   const curve = Array.isArray(r.curve)
     ? (r.curve as Json[]).map((p) =>
@@ -239,11 +277,11 @@ function encode(record: RunRecord): Obj {
  * Canonical text of a record's content (sorted keys, non-finite reals spelled out), used to tell
  * identical duplicates from conflicting ones. Two records are identical iff their canonical texts are.
  */
-export function canonicalRecord(record: RunRecord): string {
+export function canonicalRecord(record: StoreRecord): string {
   return canonicalJson(encode(record));
 }
 
-export type ParsedLine = { ok: true; record: RunRecord; id: string } | { ok: false; reason: string };
+export type ParsedLine = { ok: true; record: StoreRecord; id: string } | { ok: false; reason: string };
 
 /** Parse and validate one line of a records file. Never throws. */
 export function parseRecordLine(text: string): ParsedLine {
@@ -266,9 +304,117 @@ export function parseRecordLine(text: string): ParsedLine {
  * The line (without `\n`) to append for `record`. Throws an `Error` saying why if the record would
  * not read back as a valid record (the checks of `parseRecordLine`).
  */
-export function recordLine(record: RunRecord): string {
+export function recordLine(record: StoreRecord): string {
   const line = JSON.stringify(encode(record));
   const back = parseRecordLine(line);
   if (!back.ok) throw new Error(back.reason);
   return line;
+}
+
+function str(x: Json, path: string): string {
+  if (typeof x !== 'string') fail(path, 'a string', x);
+  return x;
+}
+
+/** An NSR-task record (`kind: 'nsr'`). */
+function decodeNsr(raw: Obj): NsrRecord {
+  const v = field(raw, 'v', '');
+  if (v !== NSR_RECORD_VERSION) {
+    if (typeof v === 'number')
+      throw new Invalid(
+        `NSR record version ${v} is not supported (this nalm reads version ${NSR_RECORD_VERSION})`,
+      );
+    fail('v', `the NSR record version ${NSR_RECORD_VERSION}`, v);
+  }
+  const key = field(raw, 'key', '');
+  if (typeof key !== 'string' || !KEY_RE.test(key)) fail('key', 'a 16-hex-digit configuration key', key);
+  const config = field(raw, 'config', '');
+  if (!isObj(config)) fail('config', 'an object', config);
+  if (!isObj(config.task)) fail('config.task', 'an object', config.task);
+  try {
+    validateNsrRun(config as unknown as NsrRunConfig);
+  } catch (err) {
+    throw new Invalid(`config: ${(err as Error).message}`);
+  }
+  const c = config as unknown as NsrRunConfig;
+  const expectedKey = nsrConfigKey(c);
+  if (key !== expectedKey)
+    throw new Invalid(`key ${key} is not the key of its configuration (${expectedKey})`);
+  const seed = positiveInt(field(raw, 'seed', ''), 'seed', 0);
+  const trainLoss = real(field(raw, 'trainLoss', ''), 'trainLoss');
+  const trainSolved = bool(field(raw, 'trainSolved', ''), 'trainSolved');
+  const divergedRaw = field(raw, 'diverged', '');
+  let diverged: NsrRecord['diverged'] = null;
+  if (divergedRaw !== null) {
+    if (!isObj(divergedRaw)) fail('diverged', 'null or an object', divergedRaw);
+    diverged = {
+      ...divergedRaw,
+      epoch: int(field(divergedRaw, 'epoch', 'diverged.'), 'diverged.epoch'),
+      reason: str(field(divergedRaw, 'reason', 'diverged.'), 'diverged.reason'),
+    };
+  }
+  const pointsRaw = field(raw, 'points', '');
+  if (!Array.isArray(pointsRaw)) fail('points', 'an array', pointsRaw);
+  const expected = testPoints(c.task);
+  if (pointsRaw.length !== expected.length)
+    fail('points', `the ${expected.length} test points of its task`, pointsRaw);
+  const points: NsrPointResult[] = pointsRaw.map((p: Json, i) => {
+    const at = `points[${i}]`;
+    if (!isObj(p)) fail(at, 'an object', p);
+    const label = str(field(p, 'label', `${at}.`), `${at}.label`);
+    if (label !== expected[i]!.label) fail(`${at}.label`, JSON.stringify(expected[i]!.label), label);
+    const items = positiveInt(field(p, 'items', `${at}.`), `${at}.items`, 0);
+    const correct = positiveInt(field(p, 'correct', `${at}.`), `${at}.correct`, 0);
+    const success = bool(field(p, 'success', `${at}.`), `${at}.success`);
+    if (success !== (correct === items))
+      throw new Invalid(
+        `${at}.success is ${success} but ${correct} of ${items} items are right (the record was altered)`,
+      );
+    const gate = field(p, 'gateSuccess', `${at}.`);
+    return {
+      ...p,
+      exponent: int(field(p, 'exponent', `${at}.`), `${at}.exponent`),
+      length: intOrNull(field(p, 'length', `${at}.`), `${at}.length`),
+      label,
+      items,
+      correct,
+      success,
+      meanError: real(field(p, 'meanError', `${at}.`), `${at}.meanError`),
+      maxError: real(field(p, 'maxError', `${at}.`), `${at}.maxError`),
+      gateSuccess: gate === null ? null : bool(gate, `${at}.gateSuccess`),
+      beyondPrecision: bool(field(p, 'beyondPrecision', `${at}.`), `${at}.beyondPrecision`),
+    };
+  });
+  return {
+    ...raw,
+    v: NSR_RECORD_VERSION,
+    kind: 'nsr',
+    key,
+    config: c,
+    seed,
+    trainLoss,
+    trainSolved,
+    diverged,
+    points,
+  };
+}
+
+function encodeNsr(record: NsrRecord): Obj {
+  const r = record as unknown as Obj;
+  const points = Array.isArray(r.points)
+    ? (r.points as Json[]).map((p) =>
+        isObj(p)
+          ? { ...p, meanError: encReal(p.meanError as number), maxError: encReal(p.maxError as number) }
+          : p,
+      )
+    : r.points;
+  return {
+    v: r.v,
+    kind: r.kind,
+    key: r.key,
+    seed: r.seed,
+    ...r,
+    trainLoss: encReal(r.trainLoss as number),
+    points,
+  };
 }

@@ -3,13 +3,13 @@
  * one store passed twice, or shards next to their merged store must count each seed once, or n is
  * inflated and the intervals are too narrow. Pure (browser-safe): callers read the inputs.
  */
-import type { RunRecord } from '../record.js';
+import type { StoreRecord } from '../record.js';
 import { canonicalRecord, recordId } from './codec.js';
 
 /** The records of one input (a store directory, a records file, an upload), named for messages. */
-export interface SourcedRecords {
+export interface SourcedRecords<R extends StoreRecord = StoreRecord> {
   source: string;
-  records: readonly RunRecord[];
+  records: readonly R[];
 }
 
 /** Inputs holding different records for one configuration and seed. */
@@ -20,19 +20,19 @@ export interface DedupeConflict {
   sources: string[];
 }
 
-export interface DedupeResult {
+export interface DedupeResult<R extends StoreRecord = StoreRecord> {
   /** The first record of every (configuration, seed), in input then record order. */
-  records: RunRecord[];
+  records: R[];
   /** Identical copies dropped. */
   duplicates: number;
   /** Conflicting copies (also dropped; the caller decides whether that is an error). */
   conflicts: DedupeConflict[];
 }
 
-export function dedupeRecords(inputs: readonly SourcedRecords[]): DedupeResult {
-  const first = new Map<string, { record: RunRecord; source: string; canon?: string }>();
+export function dedupeRecords<R extends StoreRecord>(inputs: readonly SourcedRecords<R>[]): DedupeResult<R> {
+  const first = new Map<string, { record: R; source: string; canon?: string }>();
   const conflicts = new Map<string, DedupeConflict>();
-  const records: RunRecord[] = [];
+  const records: R[] = [];
   let duplicates = 0;
   for (const { source, records: list } of inputs) {
     for (const record of list) {

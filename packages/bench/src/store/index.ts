@@ -4,7 +4,7 @@
  */
 export { StoreError } from './errors.js';
 export type { StoreProblem } from './errors.js';
-export { canonicalRecord, parseRecordLine, recordId, recordLine } from './codec.js';
+export { canonicalRecord, parseRecordLine, parseRunConfig, recordId, recordLine } from './codec.js';
 export type { ParsedLine } from './codec.js';
 export { dedupeRecords } from './dedupe.js';
 export type { DedupeConflict, DedupeResult, SourcedRecords } from './dedupe.js';

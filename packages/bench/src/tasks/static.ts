@@ -102,11 +102,26 @@ function isFiniteNumber(v: unknown): v is number {
 }
 
 /**
- * Checks every field and returns a normalised copy (known fields only, ranges copied). Throws a
- * TaskConfigError whose `field` and message name the offending field and what to do about it.
- * Problems that do not make the task ill-defined are reported by `staticTaskWarnings`.
+ * What `validateStaticTask` returned: frozen, so still valid. A configuration is parsed once at the
+ * boundary (the static kind's `parse`, `defaultStaticTask`, a preset); the threshold, the
+ * single-module rule, the task instances and the evaluation sets downstream call
+ * `validateStaticTask` on the same object and get it back without checking it again.
+ */
+const VALIDATED = new WeakSet<object>();
+
+/** Whether `c` is a value `validateStaticTask` returned (and so needs no further checks). */
+export function isValidatedStaticTask(c: StaticTaskConfig): boolean {
+  return typeof c === 'object' && c !== null && VALIDATED.has(c);
+}
+
+/**
+ * Checks every field and returns a normalised, frozen copy (known fields only, ranges copied). Throws
+ * a TaskConfigError whose `field` and message name the offending field and what to do about it.
+ * Problems that do not make the task ill-defined are reported by `staticTaskWarnings`. A value this
+ * function returned is returned as it is (no second check).
  */
 export function validateStaticTask(c: StaticTaskConfig): StaticTaskConfig {
+  if (isValidatedStaticTask(c)) return c;
   if (c === null || typeof c !== 'object') {
     throw new TaskConfigError(
       'task',
@@ -196,6 +211,7 @@ export function validateStaticTask(c: StaticTaskConfig): StaticTaskConfig {
   } else {
     subsetLayout(out); // throws if the subsets are empty or do not fit
   }
+  VALIDATED.add(deepFreeze(out));
   return out;
 }
 

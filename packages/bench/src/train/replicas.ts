@@ -9,14 +9,15 @@
 import * as tf from '@tensorflow/tfjs';
 import type { UnitDef } from '@nalm/units';
 import { initParams, resolveOptions, Rng, unitSparsityError } from '@nalm/units';
-import type { RunConfig } from '../config.js';
+import type { RunConfig, Schedule } from '../config.js';
 import { canonicalJson, configKey } from '../config.js';
 import { getModel } from '../models/registry.js';
-import type { ModelLayer, RegularizerWeight } from '../models/registry.js';
+import type { ModelLayer, ModelTraining, RegularizerWeight, ReinitRule } from '../models/registry.js';
 import type { NoiseContext } from '../models/snmu.js';
 import type { EvalPoint, RunRecord } from '../record.js';
 import { RECORD_VERSION } from '../record.js';
 import { curveOutcome } from '../success.js';
+import type { StaticTaskInstance } from '../tasks/static.js';
 import { createStaticTask, evaluationInputs } from '../tasks/static.js';
 import { LossBuffer, stalled } from './reinit.js';
 import { scheduleValue } from './schedule.js';
@@ -153,24 +154,146 @@ export function clipGradients(
   return out;
 }
 
+/**
+ * Train a batch of replicas (see `TrainReplicasOptions`) and return one record per replica, or null
+ * when `shouldStop` said so. The steps, each a function below:
+ *
+ * 1. `withGhost`: a lone replica trains next to a copy of itself (wasm's kernel choice, see there).
+ * 2. `prepareBatch`: per-replica parameters stacked on a replica axis (`initLayers`), task
+ *    instances and evaluation sets, Adam, the buffers and the per-replica bookkeeping.
+ * 3. Every `evalEvery` iterations, `evaluate` appends a point to each live replica's curve and
+ *    the caller hears `progressOf`; training stops here when asked.
+ * 4. Otherwise one `trainStep`: draw each replica's batch, the loss (MSE + regularisers), clip,
+ *    Adam, the units' constraints; then `markDiverged` stops replicas whose loss is not finite and
+ *    `reinitStalled` re-draws the parameters of stalled ones (iNALU).
+ * 5. `buildRecord` per replica (the ghost's dropped); the tensors are disposed in every case.
+ */
 export async function trainReplicas(opts: TrainReplicasOptions): Promise<RunRecord[] | null> {
   if (opts.replicas.length === 0) return [];
   assertSharedBatch(opts.replicas, 'trainReplicas');
-  // The wasm backend multiplies a single pair of matrices with XNNPACK but a batch of them with its
-  // own blocked loop; the two sum long dot products (I > 48) in different orders, so a lone replica
-  // would get records ≈1e−7 away from the same seed in a batch. A ghost copy of the replica keeps
-  // every batch on the batched kernel; its record is dropped.
-  const ghost = opts.replicas.length === 1;
-  const specs = ghost ? [opts.replicas[0]!, opts.replicas[0]!] : opts.replicas;
-  const R = specs.length;
+  const b = prepareBatch(withGhost(opts.replicas), opts.replicas.length);
+  try {
+    const { iterations, evalEvery } = b.config;
+    for (let t = 0; t <= iterations; t++) {
+      if (t % evalEvery === 0) {
+        evaluate(b, t, opts.evalChunkElements ?? EVAL_CHUNK_ELEMENTS);
+        opts.onProgress?.(progressOf(b, t));
+        await nextTick(); // let signals and I/O through between evaluations
+        if (opts.shouldStop?.()) return null;
+      }
+      if (t === iterations || alive(b) === 0) break;
+      const losses = trainStep(b, t);
+      markDiverged(b, t, losses);
+      reinitStalled(b, t);
+    }
+    return opts.replicas.map((spec, r) =>
+      buildRecord(spec, b.curves[r]!, b.diverged[r]!, b.iterationsDone[r]!),
+    );
+  } finally {
+    tf.dispose(b.varList);
+    b.optimizer.dispose();
+  }
+}
+
+/**
+ * The wasm backend multiplies a single pair of matrices with XNNPACK but a batch of them with its
+ * own blocked loop; the two sum long dot products (I > 48) in different orders, so a lone replica
+ * would get records ≈1e−7 away from the same seed in a batch. A ghost copy of the replica keeps
+ * every batch on the batched kernel; its record is dropped.
+ */
+function withGhost(replicas: readonly ReplicaSpec[]): readonly ReplicaSpec[] {
+  return replicas.length === 1 ? [replicas[0]!, replicas[0]!] : replicas;
+}
+
+/** Everything one batch's training reads and updates; `real` replicas are reported (no ghost). */
+interface ReplicaBatch {
+  specs: readonly ReplicaSpec[];
+  real: number;
+  config: RunConfig;
+  seeds: number[];
+  /** Replicas (R), inputs (I) and examples per step (B). */
+  R: number;
+  I: number;
+  B: number;
+  /** The sparsity schedule λ(t) (null: the model has no sparsity regulariser). */
+  schedule: Schedule | null;
+  training: ModelTraining;
+  layers: LayerState[];
+  varList: tf.Variable[];
+  hasOobRegularizer: boolean;
+  customWeights: Readonly<Record<string, RegularizerWeight>>;
+  tasks: StaticTaskInstance[];
+  evalSets: EvalSet[];
+  optimizer: tf.Optimizer;
+  /** Buffers of one step's inputs, targets and (per noisy layer) noise, all replicas. */
+  xBuf: Float32Array;
+  yBuf: Float64Array;
+  yBuf32: Float32Array;
+  noiseBufs: (Float32Array | null)[];
+  curves: EvalPoint[][];
+  diverged: ({ step: number; reason: string } | null)[];
+  iterationsDone: number[];
+  reinit: { rule: ReinitRule; buffers: LossBuffer[]; counts: number[] } | null;
+}
+
+interface EvalSet {
+  which: 'interpolation' | 'extrapolation';
+  /** Per replica: n inputs of width I. */
+  xs: Float32Array[];
+  n: number;
+  targets: Float64Array[];
+}
+
+function prepareBatch(specs: readonly ReplicaSpec[], real: number): ReplicaBatch {
   const config = specs[0]!.config;
   const seeds = specs.map((s) => s.seed);
+  const R = specs.length;
   const I = config.task.inputSize;
   const B = config.batch;
   const model = getModel(config.model);
-  const schedule = config.schedule ?? model.schedule;
+  const layers = initLayers(model.layers(I, config.hidden), seeds);
+  const tasks = specs.map((s) => createStaticTask(s.config.task, s.seed));
   const training = model.training ?? {};
-  const layers: LayerState[] = model.layers(I, config.hidden).map((l, li) => {
+  return {
+    specs,
+    real,
+    config,
+    seeds,
+    R,
+    I,
+    B,
+    schedule: config.schedule ?? model.schedule,
+    training,
+    layers,
+    varList: layers.flatMap((l) => Object.values(l.vars)),
+    hasOobRegularizer: layers.some(
+      (l) => (l.layer.options as { oobMode?: string }).oobMode === 'regularized',
+    ),
+    customWeights: training.regularizers ?? {},
+    tasks,
+    evalSets: (['interpolation', 'extrapolation'] as const).map((which) => {
+      const xs = specs.map((s) => evaluationInputs(s.config.task, which));
+      const n = xs[0]!.length / I;
+      return { which, xs, n, targets: tasks.map((t, r) => t.targets(xs[r]!, n)) };
+    }),
+    optimizer: tf.train.adam(config.lr, 0.9, 0.999, 1e-8),
+    xBuf: new Float32Array(R * B * I),
+    yBuf: new Float64Array(R * B),
+    yBuf32: new Float32Array(R * B),
+    // Input width of every layer (layer k reads layer k − 1's output).
+    noiseBufs: layers.map((l) => (l.noise ? new Float32Array(R * B * l.layer.shape.inputSize) : null)),
+    curves: seeds.map(() => []),
+    diverged: seeds.map(() => null),
+    iterationsDone: seeds.map(() => config.iterations),
+    reinit: training.reinit
+      ? { rule: training.reinit, buffers: seeds.map(() => new LossBuffer()), counts: seeds.map(() => 0) }
+      : null,
+  };
+}
+
+/** Each layer's parameters for every seed, stacked on a leading replica axis ([R, …]). */
+function initLayers(modelLayers: readonly ModelLayer[], seeds: readonly number[]): LayerState[] {
+  return modelLayers.map((l, li) => {
     const options = resolveOptions(l.def as UnitDef<object>, l.options);
     const layer = { ...l, options };
     const specsOfLayer = l.def.params(l.shape, options as never);
@@ -184,250 +307,267 @@ export async function trainReplicas(opts: TrainReplicasOptions): Promise<RunReco
     const noise = l.noise ? seeds.map((s) => new Rng(s, 'noise', 'layer', li)) : null;
     return { layer, vars, paramCount, noise };
   });
-  const varList = layers.flatMap((l) => Object.values(l.vars));
-  const hasOobRegularizer = layers.some(
-    (l) => (l.layer.options as { oobMode?: string }).oobMode === 'regularized',
-  );
-  const customWeights: Readonly<Record<string, RegularizerWeight>> = training.regularizers ?? {};
-  const hasCustomWeights = Object.keys(customWeights).length > 0;
+}
 
-  // Input width of every layer (layer k reads layer k − 1's output), for the noise buffers.
-  const noiseBufs = layers.map((l) => (l.noise ? new Float32Array(R * B * l.layer.shape.inputSize) : null));
-  /** Training noise of every noisy layer for this step, each replica from its own stream. */
-  const drawNoise = (): (tf.Tensor | null)[] =>
-    layers.map((l, li) => {
-      const buf = noiseBufs[li];
-      if (!l.noise || !buf || !l.layer.noise) return null;
-      const w = l.layer.shape.inputSize;
-      for (let r = 0; r < R; r++) {
-        if (diverged[r]) continue;
-        l.noise[r]!.fillUniform(buf.subarray(r * B * w, (r + 1) * B * w), l.layer.noise.lo, l.layer.noise.hi);
-      }
-      return tf.tensor3d(buf, [R, B, w]);
-    });
+/** Replicas still training, the ghost not counted. */
+function alive(b: ReplicaBatch): number {
+  return b.diverged.slice(0, b.real).filter((d) => d === null).length;
+}
 
-  const forward = (x: tf.Tensor, isTraining: boolean, noise: (tf.Tensor | null)[] = []): tf.Tensor =>
-    layers.reduce((h, l, li) => {
-      const ctx: NoiseContext = { training: isTraining, ...(noise[li] ? { noise: noise[li]! } : {}) };
-      return l.layer.def.forward(l.vars, h, l.layer.options as never, ctx);
-    }, x);
+function progressOf(b: ReplicaBatch, t: number): TrainProgress {
+  return {
+    iteration: t,
+    iterations: b.config.iterations,
+    alive: alive(b),
+    replicas: b.real,
+    solved: b.curves.slice(0, b.real).map((c, r) => curveOutcome(c, b.specs[r]!.threshold).solved),
+  };
+}
 
-  const tasks = specs.map((s) => createStaticTask(s.config.task, s.seed));
-  const evalSets = (['interpolation', 'extrapolation'] as const).map((which) => {
-    const xs = specs.map((s) => evaluationInputs(s.config.task, which));
-    const n = xs[0]!.length / I;
-    return { which, xs, n, targets: tasks.map((t, r) => t.targets(xs[r]!, n)) };
+/** The model's output for [R, n, I] inputs: the layers in order, each with its replica axis. */
+function forward(
+  b: ReplicaBatch,
+  x: tf.Tensor,
+  isTraining: boolean,
+  noise: (tf.Tensor | null)[] = [],
+): tf.Tensor {
+  return b.layers.reduce((h, l, li) => {
+    const ctx: NoiseContext = { training: isTraining, ...(noise[li] ? { noise: noise[li]! } : {}) };
+    return l.layer.def.forward(l.vars, h, l.layer.options as never, ctx);
+  }, x);
+}
+
+/** Training noise of every noisy layer for this step, each replica from its own stream. */
+function drawNoise(b: ReplicaBatch): (tf.Tensor | null)[] {
+  return b.layers.map((l, li) => {
+    const buf = b.noiseBufs[li];
+    if (!l.noise || !buf || !l.layer.noise) return null;
+    const w = l.layer.shape.inputSize;
+    for (let r = 0; r < b.R; r++) {
+      if (b.diverged[r]) continue;
+      l.noise[r]!.fillUniform(
+        buf.subarray(r * b.B * w, (r + 1) * b.B * w),
+        l.layer.noise.lo,
+        l.layer.noise.hi,
+      );
+    }
+    return tf.tensor3d(buf, [b.R, b.B, w]);
   });
+}
 
-  const optimizer = tf.train.adam(config.lr, 0.9, 0.999, 1e-8);
-  const xBuf = new Float32Array(R * B * I);
-  const yBuf = new Float64Array(R * B);
-  const yBuf32 = new Float32Array(R * B);
-  const curves: EvalPoint[][] = seeds.map(() => []);
-  const diverged: ({ step: number; reason: string } | null)[] = seeds.map(() => null);
-  const iterationsDone = seeds.map(() => config.iterations);
-  /** Replicas still training, the ghost not counted. */
-  const alive = () => diverged.slice(0, opts.replicas.length).filter((d) => d === null).length;
-  const reinit = training.reinit
-    ? { rule: training.reinit, buffers: seeds.map(() => new LossBuffer()), counts: seeds.map(() => 0) }
-    : null;
-
-  /**
-   * Fresh initial values for replica r (its k-th re-initialisation), seeded by (seed, layer, k) so
-   * the record stays a function of configuration and seed. Adam's moments are kept, as in the
-   * reference (it re-draws the parameters in place).
-   */
-  const reinitialise = (r: number, k: number) => {
-    tf.tidy(() => {
-      // (not tf.oneHot: it needs a depth ≥ 2, and a batch may hold one replica)
-      const mask = tf.tensor1d(
-        Array.from({ length: R }, (_, i) => (i === r ? 1 : 0)),
-        'bool',
-      );
-      for (const [li, l] of layers.entries()) {
-        const fresh = initParams(l.layer.def, l.layer.shape, l.layer.options as never, seeds[r]!, [
-          'layer',
-          li,
-          'reinit',
-          k,
-        ]);
-        for (const [name, v] of Object.entries(l.vars)) {
-          const m = tf.reshape(mask, [R, ...v.shape.slice(1).map(() => 1)]);
-          v.assign(
-            tf.where(tf.broadcastTo(m, v.shape), tf.broadcastTo(tf.expandDims(fresh[name]!, 0), v.shape), v),
-          );
-        }
-      }
+/** Append (step, interpolation MSE, extrapolation MSE, sparsity error) to each live replica's curve. */
+function evaluate(b: ReplicaBatch, step: number, chunkElements: number): void {
+  const [interpolation, extrapolation] = b.evalSets.map((set) => evaluationMse(b, set, chunkElements));
+  const sparsity = modelSparsityError(b);
+  for (let r = 0; r < b.R; r++) {
+    if (b.diverged[r]) continue;
+    b.curves[r]!.push({
+      step,
+      interpolation: interpolation![r]!,
+      extrapolation: extrapolation![r]!,
+      sparsityError: sparsity[r]!,
     });
-  };
+  }
+}
 
-  const evaluate = (step: number) => {
-    const mse = evalSets.map(() => new Float64Array(R));
-    for (const [si, set] of evalSets.entries()) {
-      const chunk = Math.max(
-        1,
-        Math.min(set.n, Math.floor((opts.evalChunkElements ?? EVAL_CHUNK_ELEMENTS) / (R * I))),
-      );
-      const buf = new Float32Array(R * chunk * I);
-      for (let start = 0; start < set.n; start += chunk) {
-        const c = Math.min(chunk, set.n - start);
-        for (let r = 0; r < R; r++) buf.set(set.xs[r]!.subarray(start * I, (start + c) * I), r * c * I);
-        const pred = tf.tidy(() =>
-          forward(tf.tensor3d(buf.subarray(0, R * c * I), [R, c, I]), false).dataSync(),
-        );
-        // One running sum per replica in point order: the chunk size depends on R, so per-chunk
-        // partial sums would make the MSE's last bits depend on the batch mates.
-        const out = mse[si]!;
-        for (let r = 0; r < R; r++) {
-          const t = set.targets[r]!;
-          let acc = out[r]!;
-          for (let i = 0; i < c; i++) {
-            const d = pred[r * c + i]! - t[start + i]!;
-            acc += d * d;
-          }
-          out[r] = acc;
-        }
-      }
-      for (let r = 0; r < R; r++) mse[si]![r] = mse[si]![r]! / set.n;
-    }
-    // The model's sparsity error is the max over its layers of each unit's own rule (stable-nalu's
-    // reader takes the max of every layer's 'W/sparsity_error').
-    const sparsity = tf.tidy(() =>
-      layers
-        // A layer without weights to score (none of the built-ins) does not take part.
-        .filter(
-          (l) =>
-            l.layer.def.sparsityError ||
-            Object.keys(l.layer.def.effectiveWeights(l.vars, l.layer.options as never)).length > 0,
-        )
-        .map((l) => unitSparsityError(l.layer.def, l.vars, l.layer.options as never))
-        .reduce((acc, t) => tf.maximum(acc, t))
-        .dataSync(),
+/** Per replica, the MSE over one evaluation set, predicted in chunks of at most `chunkElements`. */
+function evaluationMse(b: ReplicaBatch, set: EvalSet, chunkElements: number): Float64Array {
+  const { R, I } = b;
+  const mse = new Float64Array(R);
+  const chunk = Math.max(1, Math.min(set.n, Math.floor(chunkElements / (R * I))));
+  const buf = new Float32Array(R * chunk * I);
+  for (let start = 0; start < set.n; start += chunk) {
+    const c = Math.min(chunk, set.n - start);
+    for (let r = 0; r < R; r++) buf.set(set.xs[r]!.subarray(start * I, (start + c) * I), r * c * I);
+    const pred = tf.tidy(() =>
+      forward(b, tf.tensor3d(buf.subarray(0, R * c * I), [R, c, I]), false).dataSync(),
     );
+    // One running sum per replica in point order: the chunk size depends on R, so per-chunk
+    // partial sums would make the MSE's last bits depend on the batch mates.
     for (let r = 0; r < R; r++) {
-      if (diverged[r]) continue;
-      curves[r]!.push({
-        step,
-        interpolation: mse[0]![r]!,
-        extrapolation: mse[1]![r]!,
-        sparsityError: sparsity[r]!,
-      });
-    }
-  };
-
-  const solvedSoFar = () => curves.map((c, r) => curveOutcome(c, specs[r]!.threshold).solved);
-
-  for (let t = 0; t <= config.iterations; t++) {
-    if (t % config.evalEvery === 0) {
-      evaluate(t);
-      opts.onProgress?.({
-        iteration: t,
-        iterations: config.iterations,
-        alive: alive(),
-        replicas: opts.replicas.length,
-        solved: solvedSoFar().slice(0, opts.replicas.length),
-      });
-      // Let signals and I/O through between evaluations.
-      await nextTick();
-      if (opts.shouldStop?.()) {
-        dispose();
-        return null;
+      const t = set.targets[r]!;
+      let acc = mse[r]!;
+      for (let i = 0; i < c; i++) {
+        const d = pred[r * c + i]! - t[start + i]!;
+        acc += d * d;
       }
-    }
-    if (t === config.iterations || alive() === 0) break;
-
-    for (let r = 0; r < R; r++) {
-      if (diverged[r]) continue; // a stopped replica's slot keeps stale data; its slice is independent
-      tasks[r]!.nextBatch(xBuf.subarray(r * B * I, (r + 1) * B * I), yBuf.subarray(r * B, (r + 1) * B), B);
-    }
-    yBuf32.set(yBuf);
-    const lambda = scheduleValue(schedule, t);
-    // Per-replica weights of the model's own regularisers (they may depend on the replica's
-    // operation and its latest validation MSE); a stopped replica gets 0.
-    const custom: Record<string, Float32Array[]> = {};
-    let anyCustom = false;
-    if (hasCustomWeights) {
-      for (const [name, weight] of Object.entries(customWeights)) {
-        custom[name] = layers.map((l) => {
-          const w = new Float32Array(R);
-          for (let r = 0; r < R; r++) {
-            if (diverged[r]) continue;
-            const last = curves[r]![curves[r]!.length - 1];
-            w[r] = weight({
-              t,
-              op: specs[r]!.config.task.op,
-              interpolation: last ? last.interpolation : NaN,
-              paramCount: l.paramCount,
-            });
-            if (w[r] !== 0) anyCustom = true;
-          }
-          return w;
-        });
-      }
-    }
-    const withRegularizers = lambda > 0 || (hasOobRegularizer && config.oobWeight > 0) || anyCustom;
-    let perReplica: tf.Tensor | null = null;
-    tf.tidy(() => {
-      const x = tf.tensor3d(xBuf, [R, B, I]);
-      const y = tf.tensor3d(yBuf32, [R, B, 1]);
-      const noise = drawNoise();
-      const { grads } = optimizer.computeGradients(() => {
-        const pred = forward(x, true, noise);
-        let loss: tf.Tensor = tf.mean(tf.squaredDifference(pred, y), [1, 2]);
-        if (withRegularizers) {
-          for (const [li, l] of layers.entries()) {
-            const regs = l.layer.def.regularizers?.(l.vars, l.layer.options as never);
-            if (!regs) continue;
-            for (const [name, value] of Object.entries(regs)) {
-              const perLayer = custom[name]?.[li];
-              if (perLayer) {
-                if (anyCustom) loss = tf.add(loss, tf.mul(tf.tensor1d(perLayer), value));
-                continue;
-              }
-              const w = name === 'sparsity' ? lambda : name === 'oob' ? config.oobWeight : 1;
-              if (w !== 0) loss = tf.add(loss, tf.mul(w, value));
-            }
-          }
-        }
-        perReplica = tf.keep(loss);
-        return tf.sum(loss) as tf.Scalar;
-      }, varList);
-      const clipped = clipGradients(grads, training.clipGradNorm, training.clipGradValue);
-      optimizer.applyGradients(Object.entries(clipped).map(([name, tensor]) => ({ name, tensor })));
-      for (const l of layers) {
-        const updated = l.layer.def.constrain?.(l.vars, l.layer.options as never) ?? {};
-        for (const [k, v] of Object.entries(updated)) l.vars[k]!.assign(v);
-      }
-    });
-    const losses = (perReplica as tf.Tensor | null)!.dataSync();
-    (perReplica as tf.Tensor | null)!.dispose();
-    for (let r = 0; r < R; r++) {
-      if (!diverged[r] && !Number.isFinite(losses[r]!)) {
-        diverged[r] = { step: t, reason: `non-finite training loss (${losses[r]}) at iteration ${t}` };
-        iterationsDone[r] = t;
-      }
-    }
-    if (reinit) {
-      for (let r = 0; r < R; r++) {
-        if (diverged[r]) continue;
-        const buffer = reinit.buffers[r]!;
-        buffer.push(curves[r]![curves[r]!.length - 1]!.interpolation);
-        if (stalled(reinit.rule, buffer, t)) {
-          reinitialise(r, ++reinit.counts[r]!);
-          buffer.clear();
-        }
-      }
+      mse[r] = acc;
     }
   }
+  for (let r = 0; r < R; r++) mse[r] = mse[r]! / set.n;
+  return mse;
+}
 
-  const records = opts.replicas.map((spec, r) =>
-    buildRecord(spec, curves[r]!, diverged[r]!, iterationsDone[r]!),
+/**
+ * The model's sparsity error per replica: the max over its layers of each unit's own rule
+ * (stable-nalu's reader takes the max of every layer's 'W/sparsity_error').
+ */
+function modelSparsityError(b: ReplicaBatch): Float32Array | Int32Array | Uint8Array {
+  return tf.tidy(() =>
+    b.layers
+      // A layer without weights to score (none of the built-ins) does not take part.
+      .filter(
+        (l) =>
+          l.layer.def.sparsityError ||
+          Object.keys(l.layer.def.effectiveWeights(l.vars, l.layer.options as never)).length > 0,
+      )
+      .map((l) => unitSparsityError(l.layer.def, l.vars, l.layer.options as never))
+      .reduce((acc, t) => tf.maximum(acc, t))
+      .dataSync(),
   );
-  dispose();
-  return records;
+}
 
-  function dispose() {
-    tf.dispose(varList);
-    optimizer.dispose();
+/**
+ * Per-replica weights of the model's own regularisers at step t, name → per layer → [R] (they may
+ * depend on the replica's operation and its latest validation MSE; a stopped replica gets 0), and
+ * whether any is non-zero.
+ */
+function customRegularizerWeights(
+  b: ReplicaBatch,
+  t: number,
+): { weights: Record<string, Float32Array[]>; any: boolean } {
+  const weights: Record<string, Float32Array[]> = {};
+  let any = false;
+  for (const [name, weight] of Object.entries(b.customWeights)) {
+    weights[name] = b.layers.map((l) => {
+      const w = new Float32Array(b.R);
+      for (let r = 0; r < b.R; r++) {
+        if (b.diverged[r]) continue;
+        const last = b.curves[r]![b.curves[r]!.length - 1];
+        w[r] = weight({
+          t,
+          op: b.specs[r]!.config.task.op,
+          interpolation: last ? last.interpolation : NaN,
+          paramCount: l.paramCount,
+        });
+        if (w[r] !== 0) any = true;
+      }
+      return w;
+    });
   }
+  return { weights, any };
+}
+
+/**
+ * One optimisation step of every replica: its next training batch, the loss (MSE, plus λ(t)·sparsity,
+ * the out-of-bound weight and the model's own regularisers when any is on), gradient clipping,
+ * Adam, the units' post-step constraints. Returns each replica's loss.
+ */
+function trainStep(b: ReplicaBatch, t: number): Float32Array | Int32Array | Uint8Array {
+  const { R, B, I, config } = b;
+  for (let r = 0; r < R; r++) {
+    if (b.diverged[r]) continue; // a stopped replica's slot keeps stale data; its slice is independent
+    b.tasks[r]!.nextBatch(
+      b.xBuf.subarray(r * B * I, (r + 1) * B * I),
+      b.yBuf.subarray(r * B, (r + 1) * B),
+      B,
+    );
+  }
+  b.yBuf32.set(b.yBuf);
+  const lambda = scheduleValue(b.schedule, t);
+  const custom = customRegularizerWeights(b, t);
+  const withRegularizers = lambda > 0 || (b.hasOobRegularizer && config.oobWeight > 0) || custom.any;
+  let perReplica: tf.Tensor | null = null;
+  tf.tidy(() => {
+    const x = tf.tensor3d(b.xBuf, [R, B, I]);
+    const y = tf.tensor3d(b.yBuf32, [R, B, 1]);
+    const noise = drawNoise(b);
+    const { grads } = b.optimizer.computeGradients(() => {
+      const pred = forward(b, x, true, noise);
+      let loss: tf.Tensor = tf.mean(tf.squaredDifference(pred, y), [1, 2]);
+      if (withRegularizers) loss = addRegularizers(b, loss, lambda, custom);
+      perReplica = tf.keep(loss);
+      return tf.sum(loss) as tf.Scalar;
+    }, b.varList);
+    const clipped = clipGradients(grads, b.training.clipGradNorm, b.training.clipGradValue);
+    b.optimizer.applyGradients(Object.entries(clipped).map(([name, tensor]) => ({ name, tensor })));
+    for (const l of b.layers) {
+      const updated = l.layer.def.constrain?.(l.vars, l.layer.options as never) ?? {};
+      for (const [k, v] of Object.entries(updated)) l.vars[k]!.assign(v);
+    }
+  });
+  const kept = perReplica as tf.Tensor | null;
+  const losses = kept!.dataSync();
+  kept!.dispose();
+  return losses;
+}
+
+/** The per-replica loss plus every layer's regularisers, each with its weight at this step. */
+function addRegularizers(
+  b: ReplicaBatch,
+  loss: tf.Tensor,
+  lambda: number,
+  custom: { weights: Record<string, Float32Array[]>; any: boolean },
+): tf.Tensor {
+  let out = loss;
+  for (const [li, l] of b.layers.entries()) {
+    const regs = l.layer.def.regularizers?.(l.vars, l.layer.options as never);
+    if (!regs) continue;
+    for (const [name, value] of Object.entries(regs)) {
+      const perLayer = custom.weights[name]?.[li];
+      if (perLayer) {
+        if (custom.any) out = tf.add(out, tf.mul(tf.tensor1d(perLayer), value));
+        continue;
+      }
+      const w = name === 'sparsity' ? lambda : name === 'oob' ? b.config.oobWeight : 1;
+      if (w !== 0) out = tf.add(out, tf.mul(w, value));
+    }
+  }
+  return out;
+}
+
+/** A replica whose loss is not finite stops here; its record says where and why. */
+function markDiverged(b: ReplicaBatch, t: number, losses: ArrayLike<number>): void {
+  for (let r = 0; r < b.R; r++) {
+    if (!b.diverged[r] && !Number.isFinite(losses[r]!)) {
+      b.diverged[r] = { step: t, reason: `non-finite training loss (${losses[r]}) at iteration ${t}` };
+      b.iterationsDone[r] = t;
+    }
+  }
+}
+
+/** iNALU: a replica whose validation loss stalled gets fresh parameters (`reinitialise`). */
+function reinitStalled(b: ReplicaBatch, t: number): void {
+  const reinit = b.reinit;
+  if (!reinit) return;
+  for (let r = 0; r < b.R; r++) {
+    if (b.diverged[r]) continue;
+    const buffer = reinit.buffers[r]!;
+    const curve = b.curves[r]!;
+    buffer.push(curve[curve.length - 1]!.interpolation);
+    if (stalled(reinit.rule, buffer, t)) {
+      reinitialise(b, r, ++reinit.counts[r]!);
+      buffer.clear();
+    }
+  }
+}
+
+/**
+ * Fresh initial values for replica r (its k-th re-initialisation), seeded by (seed, layer, k) so
+ * the record stays a function of configuration and seed. Adam's moments are kept, as in the
+ * reference (it re-draws the parameters in place).
+ */
+function reinitialise(b: ReplicaBatch, r: number, k: number): void {
+  const { R } = b;
+  tf.tidy(() => {
+    // (not tf.oneHot: it needs a depth ≥ 2, and a batch may hold one replica)
+    const mask = tf.tensor1d(
+      Array.from({ length: R }, (_, i) => (i === r ? 1 : 0)),
+      'bool',
+    );
+    for (const [li, l] of b.layers.entries()) {
+      const fresh = initParams(l.layer.def, l.layer.shape, l.layer.options as never, b.seeds[r]!, [
+        'layer',
+        li,
+        'reinit',
+        k,
+      ]);
+      for (const [name, v] of Object.entries(l.vars)) {
+        const m = tf.reshape(mask, [R, ...v.shape.slice(1).map(() => 1)]);
+        v.assign(
+          tf.where(tf.broadcastTo(m, v.shape), tf.broadcastTo(tf.expandDims(fresh[name]!, 0), v.shape), v),
+        );
+      }
+    }
+  });
 }

@@ -1,26 +1,28 @@
 /**
- * `nalm run --preset nsr-… | --task nsr-…`: the Neural Status Register tasks (benchmark.md §7).
- * Trains into `nsr-records.jsonl` of the out directory (resumable), then writes report.md,
- * report.json and report.html there and prints the markdown on stdout; progress goes to stderr.
+ * `nalm run --preset nsr-… | --task nsr-…`: the Neural Status Register tasks (benchmark.md §7), the
+ * task kind `nsr` on the benchmark's pipeline (`trainIntoStore`: the result store, `--workers`,
+ * `--shard`, resume; `nalm merge` joins shards). Then writes report.md, report.json and
+ * report.html of the preset's records and prints the markdown on stdout; progress goes to stderr.
  */
-import { writeFileAtomic } from '../store/atomic.js';
-import { commandLine, lockStore } from '../store/lock.js';
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../store/atomic.js';
 import type { BackendName } from '@nalm/units';
-import { initBackend } from '@nalm/units';
-import { nsrConfigKey } from '@nalm/bench';
-import type { NsrModelName, NsrPreset } from '@nalm/bench';
+import type { NsrBatch, NsrModelName, NsrPreset, NsrRunConfig, NsrSweepEvent } from '@nalm/bench';
 import { expandNsrPreset, getNsrPreset, NSR_PRESETS, presetForTask } from '@nalm/bench';
 import { formatNsrHtml, formatNsrJson, formatNsrMarkdown, nsrReport, renderNsrPlots } from '@nalm/bench';
-import { openNsrStore } from '../nsr/store.js';
-import type { NsrSweepEvent } from '@nalm/bench';
-import { runNsrSweep } from '@nalm/bench';
+import { nsrKind, nsrRecords } from '@nalm/bench';
 import { NsrTaskError } from '@nalm/bench';
+import type { StoreReadResult } from '../store/index.js';
 import { checkInt, parseSeeds } from './args.js';
-import { interruptedMessage } from './run.js';
-import { UsageError, printable } from './errors.js';
+import { checkWorkers, parseShard, trainIntoStore } from './run.js';
+import { UsageError } from './errors.js';
 
 export { NSR_PRESETS };
+
+/** Where NSR records went before they joined the result store (nalm 0.1; not read any more). */
+const LEGACY_RECORDS_FILE = 'nsr-records.jsonl';
 
 export interface NsrRunArgs {
   preset?: string;
@@ -35,6 +37,7 @@ export interface NsrRunArgs {
   model?: string;
   shard?: string;
   workers?: number;
+  'max-replicas'?: number;
 }
 
 /** Whether `nalm run` should hand these arguments to `runNsr`. */
@@ -65,53 +68,52 @@ export function resolveNsrPreset(args: NsrRunArgs): NsrPreset {
 function progressPrinter(quiet: boolean) {
   const tty = process.stderr.isTTY === true;
   let last = 0;
+  const label = (batch: NsrBatch) => {
+    const c = batch.replicas[0]!.config;
+    const ops = [...new Set(batch.replicas.map((r) => r.config.task.op ?? ''))].filter(Boolean).join(',');
+    return `${c.task.kind}${ops ? ` ${ops}` : ''} ${c.model}`;
+  };
   return (e: NsrSweepEvent) => {
     if (quiet) return;
     if (e.type === 'plan') {
       process.stderr.write(
         `nalm: ${e.cells} runs, ${e.done} already stored, ${e.pending} to train in ${e.batches} batch(es).\n`,
       );
+    } else if (e.type === 'batch-start') {
+      return;
     } else if (e.type === 'progress') {
       const p = e.progress;
-      const text = `  [${e.batch + 1}/${e.batches}] ${e.label}: epoch ${p.epoch}/${p.epochs}, ${p.replicas} replicas, mean train MAE ${p.meanLoss.toFixed(4)}`;
+      const text = `  [${e.batch.index + 1}/${e.batch.count}] ${label(e.batch)}: epoch ${p.epoch}/${p.epochs}, ${p.replicas} replicas, mean train MAE ${p.meanLoss.toFixed(4)}`;
       if (tty) process.stderr.write(`\r\x1b[K${text}`);
       else if (Date.now() - last > 10_000) {
         last = Date.now();
         process.stderr.write(`${text}\n`);
       }
     } else {
-      const fit = e.records.filter((r) => r.trainSolved).length;
+      const records = e.records;
+      const fit = records.filter((r) => r.trainSolved).length;
       if (tty) process.stderr.write('\r\x1b[K');
       process.stderr.write(
-        `  [${e.batch + 1}/${e.batches}] ${e.label}: ${fit}/${e.records.length} fit the training set (${e.seconds.toFixed(1)} s)\n`,
+        `  [${e.batch.index + 1}/${e.batch.count}] ${label(e.batch)}: ${fit}/${records.length} fit the training set (${e.seconds.toFixed(1)} s)\n`,
       );
     }
   };
 }
 
-export async function runNsr(args: NsrRunArgs): Promise<number> {
+/** The preset's configurations (with `--epochs` and `--model` applied), parsed by the NSR kind. */
+export function resolveNsrRun(args: NsrRunArgs): {
+  preset: NsrPreset;
+  configs: NsrRunConfig[];
+  seeds: number[];
+  epochs: number;
+} {
   const preset = resolveNsrPreset(args);
-  // The NSR tasks still run on their own sweep and store (nsr/sweep.ts), without shards, workers or
-  // `nalm merge` (issue 18, item 4). A shard would silently train the whole grid: refuse it.
-  if (args.shard !== undefined)
-    throw new UsageError(
-      `--shard: NSR presets do not shard yet (they run on their own pipeline); run ${preset.name} without --shard, ` +
-        `or split it by model with --model (one --out per model).`,
-    );
-  if (args.workers !== undefined && args.workers > 1 && args.quiet !== true)
-    process.stderr.write(
-      `nalm: note: NSR presets train on one thread; --workers ${args.workers} is ignored.\n`,
-    );
   const epochs = args.epochs !== undefined ? checkInt(args.epochs, '--epochs', 1) : preset.epochs;
   const seeds =
     args.seeds !== undefined
       ? parseSeeds(String(args.seeds))
       : Array.from({ length: preset.seeds }, (_, i) => i);
-  const backend = (args.backend ?? 'wasm') as BackendName;
-  if (backend !== 'wasm' && backend !== 'cpu')
-    throw new UsageError(`--backend: use wasm or cpu, got '${backend}'.`);
-  const out = args.out ?? join('results', preset.name);
-  let configs = expandNsrPreset(preset, epochs);
+  let raw = expandNsrPreset(preset, epochs);
   if (args.model !== undefined) {
     const want = String(args.model)
       .split(',')
@@ -121,60 +123,62 @@ export async function runNsr(args: NsrRunArgs): Promise<number> {
         throw new UsageError(
           `--model ${m}: ${preset.name} trains ${preset.models.join(', ')}; pick from those.`,
         );
-    configs = configs.filter((c) => want.includes(c.model));
+    raw = raw.filter((c) => want.includes(c.model));
   }
-  const store = openNsrStore(out);
-  const lock = lockStore(out, {
-    command: commandLine(),
-    onStale: (m) => process.stderr.write(`nalm: ${m}\n`),
-  });
+  let configs: NsrRunConfig[];
   try {
-    for (const p of store.read().problems)
-      process.stderr.write(
-        `nalm: warning: ${printable(`${p.file}:${p.line}: ${p.reason}`)} (line skipped, left in place)\n`,
+    configs = raw.map((c) => nsrKind.parse(c));
+  } catch (e) {
+    if (e instanceof NsrTaskError) throw new UsageError(e.message);
+    throw e;
+  }
+  return { preset, configs, seeds, epochs };
+}
+
+/** The NSR report of one preset's records in a store (the directory may hold other runs). */
+export function presetNsrRecords(
+  read: StoreReadResult,
+  configs: readonly NsrRunConfig[],
+  seeds: readonly number[],
+) {
+  const keys = new Set(configs.map((c) => nsrKind.key(c)));
+  return nsrRecords(read.records).filter((r) => keys.has(r.key) && seeds.includes(r.seed));
+}
+
+export async function runNsr(args: NsrRunArgs): Promise<number> {
+  const { preset, configs, seeds, epochs } = resolveNsrRun(args);
+  const backend = (args.backend ?? 'wasm') as BackendName;
+  if (backend !== 'wasm' && backend !== 'cpu')
+    throw new UsageError(`--backend: use wasm or cpu, got '${backend}'.`);
+  const workers = args.workers !== undefined ? checkWorkers(args.workers) : availableParallelism();
+  const shard = args.shard !== undefined ? parseShard(args.shard) : undefined;
+  const out = args.out ?? join('results', preset.name);
+  const quiet = args.quiet === true;
+  if (existsSync(join(out, LEGACY_RECORDS_FILE)))
+    process.stderr.write(
+      `nalm: note: ${join(out, LEGACY_RECORDS_FILE)} holds NSR records of an earlier nalm (their own store); ` +
+        'they are not read: its runs are trained again into the result store.\n',
+    );
+  return trainIntoStore(
+    {
+      kind: 'nsr',
+      configs,
+      seeds,
+      out,
+      backend,
+      workers,
+      shard,
+      quiet,
+      onEvent: progressPrinter(quiet),
+      maxReplicas:
+        args['max-replicas'] !== undefined ? checkInt(args['max-replicas'], '--max-replicas', 1) : undefined,
+    },
+    async (store) => {
+      if (args.report === false) return;
+      const report = nsrReport(
+        presetNsrRecords(store.read(), configs, seeds),
+        `Neural Status Register tasks: ${preset.name}`,
       );
-    await initBackend(backend);
-    let stop = false;
-    const onSignal = (sig: string) => {
-      if (stop) process.exit(130);
-      stop = true;
-      process.stderr.write(
-        `\nnalm: ${sig} — stopping at the next progress point; stored batches are kept.\n`,
-      );
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-    const started = Date.now();
-    let result;
-    try {
-      result = await runNsrSweep({
-        configs,
-        seeds,
-        store,
-        onEvent: progressPrinter(args.quiet === true),
-        shouldStop: () => stop,
-      });
-    } catch (e) {
-      if (e instanceof NsrTaskError) throw new UsageError(e.message);
-      throw e;
-    } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    }
-    const seconds = (Date.now() - started) / 1000;
-    if (result.interrupted) {
-      process.stderr.write(interruptedMessage(seconds, result.trained, out));
-      return 130;
-    }
-    if (args.quiet !== true)
-      process.stderr.write(
-        `nalm: trained ${result.trained} run(s) in ${seconds.toFixed(1)} s (${result.skipped} already stored) → ${out}\n`,
-      );
-    if (args.report !== false) {
-      // Only this preset's configurations: the directory may hold other runs.
-      const keys = new Set(configs.map(nsrConfigKey));
-      const records = store.read().records.filter((r) => keys.has(r.key) && seeds.includes(r.seed));
-      const report = nsrReport(records, `Neural Status Register tasks: ${preset.name}`);
       const md = formatNsrMarkdown(report);
       writeFileAtomic(join(out, 'report.md'), md);
       writeFileAtomic(join(out, 'report.json'), formatNsrJson(report));
@@ -184,13 +188,10 @@ export async function runNsr(args: NsrRunArgs): Promise<number> {
         formatNsrHtml(report, await renderNsrPlots(report), subtitle),
       );
       process.stdout.write(md);
-      if (args.quiet !== true)
+      if (!quiet)
         process.stderr.write(
           `nalm: report written to ${join(out, 'report.md')} and ${join(out, 'report.html')}\n`,
         );
-    }
-    return 0;
-  } finally {
-    lock.release();
-  }
+    },
+  );
 }

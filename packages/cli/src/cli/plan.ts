@@ -7,7 +7,7 @@
 import { availableParallelism, loadavg } from 'node:os';
 import type { Argv } from 'yargs';
 import { initBackend } from '@nalm/units';
-import type { ArrayPlan, FastTrainer, RunConfig, SweepBatch, TrainReplicasOptions } from '@nalm/bench';
+import type { ArrayPlan, FastTrainer, RunConfig, StaticBatch, TrainReplicasOptions } from '@nalm/bench';
 import {
   batchGroup,
   batchSeconds,
@@ -97,7 +97,7 @@ export interface Calibration {
  * share of evaluations, without setup. The batch's records are discarded.
  */
 async function calibrate(
-  batch: SweepBatch,
+  batch: StaticBatch,
   seconds: number,
   fast: FastTrainer | undefined,
 ): Promise<Calibration> {

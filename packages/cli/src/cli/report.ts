@@ -1,7 +1,16 @@
 /** `nalm report`: summaries with confidence intervals from result stores or a stable-nalu CSV. */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RunRecord } from '@nalm/bench';
+import type { NsrRecord, RunRecord } from '@nalm/bench';
+import {
+  formatNsrHtml,
+  formatNsrJson,
+  formatNsrMarkdown,
+  nsrRecords,
+  nsrReport,
+  renderNsrPlots,
+} from '@nalm/bench';
+import { staticRecords } from '@nalm/bench';
 import { diskThresholdCache } from '../node/threshold-cache.js';
 import type { InputFormat } from '../report/load.js';
 import { ReportInputError, detectFormat, loadRecords, loadStableNalu } from '../report/load.js';
@@ -201,7 +210,13 @@ export async function reportCommand(args: ReportArgs): Promise<number> {
       process.stderr.write(
         `nalm report: ${loaded.duplicates} duplicate record(s) dropped (the same configuration and seed in several inputs; each counted once).\n`,
       );
-    records = loaded.records;
+    const nsr = nsrRecords(loaded.records);
+    records = staticRecords(loaded.records);
+    if (records.length === 0) return nsrReportCommand(nsr, formats, args.out);
+    if (nsr.length > 0)
+      process.stderr.write(
+        `nalm report: ${nsr.length} NSR-task record(s) left out (report them on their own: nalm report with only those inputs).\n`,
+      );
     report = reportFromRecords(records, { paperCompat, thresholdCache });
   }
   const published = args.compare === undefined ? null : resolvePublished(args.compare);
@@ -229,5 +244,37 @@ export async function reportCommand(args: ReportArgs): Promise<number> {
     }
     if (comparison) process.stdout.write(`\n${formatComparisonMarkdown(comparison)}`);
   }
+  return 0;
+}
+
+/** `nalm report` of NSR-task records (nsr/report.ts): md, json and html. */
+async function nsrReportCommand(
+  records: readonly NsrRecord[],
+  formats: readonly ReportFormat[],
+  out: string | undefined,
+): Promise<number> {
+  const supported: readonly ReportFormat[] = ['md', 'json', 'html'];
+  const bad = formats.filter((f) => !supported.includes(f));
+  if (bad.length > 0)
+    throw new UsageError(`--format ${bad.join(',')}: NSR-task records report as ${supported.join(', ')}.`);
+  const report = nsrReport(records);
+  const text = async (f: ReportFormat): Promise<string> =>
+    f === 'md'
+      ? formatNsrMarkdown(report)
+      : f === 'json'
+        ? formatNsrJson(report)
+        : formatNsrHtml(report, await renderNsrPlots(report));
+  if (out === undefined) {
+    for (const f of formats) process.stdout.write(await text(f));
+    return 0;
+  }
+  ensureDir(out);
+  const written: string[] = [];
+  for (const f of formats) {
+    const path = join(out, `report.${f}`);
+    writeFileAtomic(path, await text(f));
+    written.push(path);
+  }
+  process.stderr.write(`nalm: wrote ${written.join(', ')}\n`);
   return 0;
 }

@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import type { BackendName } from '@nalm/units';
 import { initBackend } from '@nalm/units';
-import type { RunConfig } from '@nalm/bench';
+import type { NsrRunConfig, RunConfig, ThresholdCache } from '@nalm/bench';
 import { listModels } from '@nalm/bench';
 import { diskThresholdCache } from '../node/threshold-cache.js';
 import { createWorkerPool } from '../node/pool.js';
@@ -10,9 +10,10 @@ import { availableParallelism } from 'node:os';
 import type { Preset } from '@nalm/bench';
 import { expandPreset, getPreset, presetSchedule, PRESETS } from '@nalm/bench';
 import { formatMarkdown, reportFromRecords } from '@nalm/bench';
-import type { Engine, FastTrainer, Shard, SweepEvent } from '@nalm/bench';
-import { modelCost, runSweep } from '@nalm/bench';
+import type { Engine, FastTrainer, NsrSweepEvent, Shard, StaticSweepEvent } from '@nalm/bench';
+import { modelCost, runSweep, staticKind, staticRecords } from '@nalm/bench';
 import { compareWithPublished, formatComparisonMarkdown, getPublished } from '@nalm/bench';
+import type { ResultStore } from '../store/index.js';
 import { openStore } from '../store/index.js';
 import { commandLine, lockStore } from '../store/lock.js';
 import type { Op } from '@nalm/bench';
@@ -188,6 +189,13 @@ export function resolveRun(args: RunArgs): { name: string; configs: RunConfig[];
       ...c,
       schedule: presetSchedule(c.model, p.schedules, p.iterations, p.paperIterations),
     }));
+  // The boundary: each configuration is checked here, once; the sweep, the threshold and the
+  // trainers trust what the static kind's parse returns.
+  try {
+    configs = configs.map((c) => staticKind.parse(c));
+  } catch (e) {
+    throw new UsageError(`invalid configuration: ${(e as Error).message}`);
+  }
   return { name: p.name, configs, seeds };
 }
 
@@ -255,7 +263,7 @@ function progressPrinter(quiet: boolean) {
       `solved so far ${solved}${diverged ? `, diverged ${diverged}` : ''}`
     );
   };
-  return (e: SweepEvent) => {
+  return (e: StaticSweepEvent) => {
     if (quiet) return;
     if (e.type === 'plan') {
       runsTotal = e.pending;
@@ -287,17 +295,18 @@ function progressPrinter(quiet: boolean) {
     }
     if (e.type === 'batch-done') {
       active.delete(e.batch.index);
-      const seedIts = e.records.reduce((a, r) => a + r.config.iterations, 0);
+      const records = e.records;
+      const seedIts = records.reduce((a, r) => a + r.config.iterations, 0);
       finishedSeedIts += seedIts;
-      finishedWork += seedIts * modelCost(e.records[0]!.config.model);
-      runsDone += e.records.length;
-      const solved = e.records.filter((r) => r.solved).length;
+      finishedWork += seedIts * modelCost(records[0]!.config.model);
+      runsDone += records.length;
+      const solved = records.filter((r) => r.solved).length;
       solvedDone += solved;
-      const c = e.records[0]!.config;
-      const ops = [...new Set(e.records.map((r) => r.config.task.op))].join(',');
+      const c = records[0]!.config;
+      const ops = [...new Set(records.map((r) => r.config.task.op))].join(',');
       if (tty) process.stderr.write('\r\x1b[K');
       process.stderr.write(
-        `  ${c.model} ${ops}: ${solved}/${e.records.length} solved (batch ${e.batch.index + 1}/${e.batch.count}, ${e.seconds.toFixed(1)} s)\n`,
+        `  ${c.model} ${ops}: ${solved}/${records.length} solved (batch ${e.batch.index + 1}/${e.batch.count}, ${e.seconds.toFixed(1)} s)\n`,
       );
     }
     const now = Date.now();
@@ -315,15 +324,37 @@ function formatSeconds(s: number): string {
   return `${(s / 3600).toFixed(1)} h`;
 }
 
-export async function runCommand(args: RunArgs, fast?: FastTrainer): Promise<number> {
-  const { name, configs, seeds } = resolveRun(args);
-  const engine = parseEngine(args.engine);
-  const backend = parseBackend(args.backend);
-  const maxReplicas =
-    args['max-replicas'] !== undefined ? checkInt(args['max-replicas'], '--max-replicas', 1) : undefined;
-  const workers = args.workers !== undefined ? checkWorkers(args.workers) : availableParallelism();
-  const shard = args.shard !== undefined ? parseShard(args.shard) : undefined;
-  const out = args.out ?? join('results', name);
+/** What `trainIntoStore` trains: a grid of one task kind and how to run it. */
+export type StoreRun = {
+  out: string;
+  seeds: readonly number[];
+  backend: BackendName;
+  workers: number;
+  shard?: Shard | undefined;
+  quiet: boolean;
+  engine?: Engine;
+  fast?: FastTrainer | undefined;
+  maxReplicas?: number | undefined;
+  thresholdCache?: ThresholdCache;
+} & (
+  | { kind?: 'static'; configs: readonly RunConfig[]; onEvent: (e: StaticSweepEvent) => void }
+  | { kind: 'nsr'; configs: readonly NsrRunConfig[]; onEvent: (e: NsrSweepEvent) => void }
+);
+
+/**
+ * The pipeline every task kind runs through: open (or create) the result store, take its lock,
+ * warn about unreadable lines, start the backend and the worker pool, train the grid with stops on
+ * SIGINT/SIGTERM, and hand the store to `report` when the grid is complete. Returns the exit code
+ * (130 when interrupted: the finished batches are stored, the same command resumes).
+ */
+export async function trainIntoStore(
+  run: StoreRun,
+  report: (
+    store: ResultStore,
+    summary: { trained: number; skipped: number; seconds: number },
+  ) => Promise<void>,
+): Promise<number> {
+  const { out } = run;
   const store = openStore(out, { create: true, nalmVersion: NALM_VERSION });
   // One writer per store: a second run on this directory would train the same cells again.
   const lock = lockStore(out, {
@@ -337,9 +368,9 @@ export async function runCommand(args: RunArgs, fast?: FastTrainer): Promise<num
         `nalm: warning: ${printable(`${p.file}:${p.line}: ${p.reason}`)} (line skipped, left in place)\n`,
       );
     }
-    await initBackend(backend);
+    await initBackend(run.backend);
     // One worker runs in this thread; more run on a pool of worker threads.
-    const pool = workers > 1 ? createWorkerPool({ workers, backend }) : null;
+    const pool = run.workers > 1 ? createWorkerPool({ workers: run.workers, backend: run.backend }) : null;
     let stop = false;
     const onSignal = (sig: string) => {
       if (stop) process.exit(130);
@@ -351,37 +382,73 @@ export async function runCommand(args: RunArgs, fast?: FastTrainer): Promise<num
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-    const thresholdCache = diskThresholdCache();
     const started = Date.now();
-    const result = await runSweep({
-      configs,
-      seeds,
-      store,
-      engine,
-      fast,
-      maxReplicas,
-      thresholdCache,
-      onEvent: progressPrinter(args.quiet === true),
+    const common = {
+      seeds: run.seeds,
+      engine: run.engine,
+      fast: run.fast,
+      maxReplicas: run.maxReplicas,
+      thresholdCache: run.thresholdCache,
       shouldStop: () => stop,
-      shard,
+      shard: run.shard,
       executor: pool?.execute,
-      concurrency: workers,
-    }).finally(() => pool?.close());
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+      concurrency: run.workers,
+    };
+    const result = await runSweep(
+      run.kind === 'nsr'
+        ? { ...common, kind: 'nsr', configs: run.configs, store, onEvent: run.onEvent }
+        : { ...common, configs: run.configs, store, onEvent: run.onEvent },
+    ).finally(() => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      return pool?.close();
+    });
     const seconds = (Date.now() - started) / 1000;
     if (result.interrupted) {
       process.stderr.write(interruptedMessage(seconds, result.trained, out));
       return 130;
     }
-    if (args.quiet !== true) {
+    if (!run.quiet) {
       process.stderr.write(
-        `\nnalm: trained ${result.trained} run(s) in ${seconds.toFixed(1)} s with ${workers} worker(s) ` +
-          `(${result.skipped} already done${shard ? `, ${result.otherShards} left to other shards` : ''}) → ${out}\n`,
+        `\nnalm: trained ${result.trained} run(s) in ${seconds.toFixed(1)} s with ${run.workers} worker(s) ` +
+          `(${result.skipped} already done${run.shard ? `, ${result.otherShards} left to other shards` : ''}) → ${out}\n`,
       );
     }
-    if (args.report !== false) {
-      const { records } = store.read();
+    await report(store, { trained: result.trained, skipped: result.skipped, seconds });
+    return 0;
+  } finally {
+    lock.release();
+  }
+}
+
+export async function runCommand(args: RunArgs, fast?: FastTrainer): Promise<number> {
+  const { name, configs, seeds } = resolveRun(args);
+  const engine = parseEngine(args.engine);
+  const backend = parseBackend(args.backend);
+  const maxReplicas =
+    args['max-replicas'] !== undefined ? checkInt(args['max-replicas'], '--max-replicas', 1) : undefined;
+  const workers = args.workers !== undefined ? checkWorkers(args.workers) : availableParallelism();
+  const shard = args.shard !== undefined ? parseShard(args.shard) : undefined;
+  const out = args.out ?? join('results', name);
+  const thresholdCache = diskThresholdCache();
+  return trainIntoStore(
+    {
+      configs,
+      seeds,
+      out,
+      backend,
+      workers,
+      shard,
+      quiet: args.quiet === true,
+      onEvent: progressPrinter(args.quiet === true),
+      engine,
+      fast,
+      maxReplicas,
+      thresholdCache,
+    },
+    async (store) => {
+      if (args.report === false) return;
+      const records = staticRecords(store.read().records);
       const report = reportFromRecords(records, { thresholdCache });
       // A preset that reproduces a published table puts the paper's numbers beside ours.
       const publishedName = args.preset ? getPreset(args.preset).published : undefined;
@@ -396,9 +463,6 @@ export async function runCommand(args: RunArgs, fast?: FastTrainer): Promise<num
         process.stderr.write(
           `nalm: report written to ${join(out, 'report.md')} and ${join(out, 'report.html')}\n`,
         );
-    }
-    return 0;
-  } finally {
-    lock.release();
-  }
+    },
+  );
 }

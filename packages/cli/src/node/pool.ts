@@ -1,16 +1,15 @@
 /**
- * Runs sweep batches on a pool of worker threads (piscina), one batch per worker at a time. The
- * workers run the same code as this module: compiled JavaScript when installed, the TypeScript
- * sources (through tsx) in the workspace's tests.
+ * Runs sweep batches of any task kind on a pool of worker threads (piscina), one batch per worker
+ * at a time. The workers run the same code as this module: compiled JavaScript when installed, the
+ * TypeScript sources (through tsx) in the workspace's tests.
  */
 import { createRequire } from 'node:module';
 import { MessageChannel } from 'node:worker_threads';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Piscina } from 'piscina';
 import type { BackendName } from '@nalm/units';
-import type { RunRecord } from '@nalm/bench';
-import type { BatchExecutor, SweepBatch } from '@nalm/bench';
-import type { TrainProgress } from '@nalm/bench';
+import type { StoreRecord } from '@nalm/bench';
+import type { BatchExecutor, SweepBatch, SweepProgress } from '@nalm/bench';
 import type { WorkerTask } from './worker.js';
 
 export interface WorkerPool {
@@ -44,19 +43,18 @@ export function createWorkerPool(opts: {
   });
   const stop = new SharedArrayBuffer(4);
   return {
-    async execute(batch: SweepBatch, onProgress: (p: TrainProgress) => void): Promise<RunRecord[] | null> {
+    async execute(batch: SweepBatch, onProgress: (p: SweepProgress) => void): Promise<StoreRecord[] | null> {
       const { port1, port2 } = new MessageChannel();
-      port1.on('message', (p: TrainProgress) => onProgress(p));
+      port1.on('message', (p: SweepProgress) => onProgress(p));
       const task: WorkerTask = {
-        replicas: batch.replicas,
-        engine: batch.engine,
+        batch,
         backend: opts.backend,
         stop,
         port: port2,
         setupModules: opts.setupModules ?? [],
       };
       try {
-        return (await pool.run(task, { transferList: [port2] })) as RunRecord[] | null;
+        return (await pool.run(task, { transferList: [port2] })) as StoreRecord[] | null;
       } finally {
         port1.close();
       }

@@ -3,7 +3,7 @@
  * Corrupt lines are reported and skipped; an input with nothing usable is an error.
  */
 import { readFileSync, statSync } from 'node:fs';
-import type { DedupeConflict, RunRecord, SourcedRecords } from '@nalm/bench';
+import type { DedupeConflict, SourcedRecords, StoreRecord } from '@nalm/bench';
 import type { StoreProblem } from '@nalm/bench';
 import { StoreError, dedupeRecords } from '@nalm/bench';
 import { openStore, readRecordsFile } from '../store/index.js';
@@ -22,8 +22,8 @@ export function detectFormat(path: string): InputFormat {
 }
 
 export interface LoadedRecords {
-  /** One record per (configuration, seed) over all inputs. */
-  records: RunRecord[];
+  /** One record per (configuration, seed) over all inputs, of every task kind (`staticRecords`, `nsrRecords`). */
+  records: StoreRecord[];
   problems: StoreProblem[];
   /** Identical copies of a record in several inputs (or one input given twice), dropped. */
   duplicates: number;

@@ -9,7 +9,7 @@
  */
 import { realpathSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import type { RunRecord } from '@nalm/bench';
+import type { StoreRecord } from '@nalm/bench';
 import { canonicalRecord, recordId } from '@nalm/bench';
 import { StoreError } from '@nalm/bench';
 import type { StoreProblem } from '@nalm/bench';
@@ -107,7 +107,7 @@ export function mergeStores(
 
   const lock = options.lock ? lockStore(outDir, options.lock) : null;
   try {
-    const present = new Map<string, { record: RunRecord; source: string; canon?: string }>();
+    const present = new Map<string, { record: StoreRecord; source: string; canon?: string }>();
     for (const record of out.read().records)
       present.set(recordId(record.key, record.seed), { record, source: outDir });
 
@@ -116,7 +116,7 @@ export function mergeStores(
     const notes: StoreProblem[] = [];
     let identicalDuplicates = 0;
     let added = 0;
-    let batch: RunRecord[] = [];
+    let batch: StoreRecord[] = [];
     const flush = (): void => {
       out.appendMany(batch);
       added += batch.length;

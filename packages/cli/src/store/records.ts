@@ -7,14 +7,14 @@
  * key and seed, the first in (file order, line order) wins, exactly as if everything were read
  * afresh.
  */
-import type { RunRecord } from '@nalm/bench';
+import type { StoreRecord } from '@nalm/bench';
 import { canonicalRecord, parseRecordLine } from '@nalm/bench';
 import type { StoreProblem } from '@nalm/bench';
 import { JsonlTail } from './jsonl.js';
 
 interface Entry {
   id: string;
-  record: RunRecord;
+  record: StoreRecord;
   line: number;
   canon?: string;
 }
@@ -30,7 +30,7 @@ interface FileState {
 
 export interface StoreReadResult {
   /** Valid records, one per key and seed (the first of any duplicates), in file then line order. */
-  records: RunRecord[];
+  records: StoreRecord[];
   /** Skipped lines: truncated, corrupt, wrong shape or version, conflicting duplicates. */
   problems: StoreProblem[];
   /** Identical duplicates (same key, seed and content as an earlier record); skipped, harmless. */
@@ -113,7 +113,7 @@ export class RecordFiles {
 
   read(): StoreReadResult {
     const paths = this.refresh();
-    const records: RunRecord[] = [];
+    const records: StoreRecord[] = [];
     const problems: StoreProblem[] = [];
     const notes: StoreProblem[] = [];
     const first = new Map<string, { entry: Entry; file: string }>();

@@ -33,7 +33,7 @@ import {
 } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { join } from 'node:path';
-import type { RunRecord } from '@nalm/bench';
+import type { StoreRecord } from '@nalm/bench';
 import { recordId, recordLine } from '@nalm/bench';
 import { StoreError } from '@nalm/bench';
 import { fsError } from './fs-error.js';
@@ -79,9 +79,9 @@ export interface ResultStore {
   /** The file this store object appends to. */
   readonly recordsFile: string;
   /** Append one record durably (written and fsynced when this returns). */
-  append(record: RunRecord): void;
+  append(record: StoreRecord): void;
   /** Append several records in one write and one fsync. */
-  appendMany(records: readonly RunRecord[]): void;
+  appendMany(records: readonly StoreRecord[]): void;
   /** All valid records of all writers, with the lines that were skipped and why. */
   read(): StoreReadResult;
   /** `${key}:${seed}` of every valid record in the store (all writers). */
@@ -276,16 +276,16 @@ class DirStore implements ResultStore {
     this.files = new RecordFiles(() => listRecordFiles(dir).map((n) => join(dir, n)));
   }
 
-  append(record: RunRecord): void {
+  append(record: StoreRecord): void {
     this.appendMany([record]);
   }
 
-  appendMany(records: readonly RunRecord[]): void {
+  appendMany(records: readonly StoreRecord[]): void {
     const lines = records.map((r) => {
       try {
         return recordLine(r);
       } catch (err) {
-        const who = `${String((r as Partial<RunRecord>)?.key)}:${String((r as Partial<RunRecord>)?.seed)}`;
+        const who = `${String((r as Partial<StoreRecord>)?.key)}:${String((r as Partial<StoreRecord>)?.seed)}`;
         throw new StoreError(
           this.recordsFile,
           `${this.recordsFile}: refusing to append record ${who}: ${(err as Error).message}. This is a bug in the code that built the record.`,
