@@ -21,6 +21,7 @@ import { checkSingleValues, prepareArgv } from './args.js';
 import { calcCommand } from './calc.js';
 import type { PlanArgs } from './plan.js';
 import { planCommand, planOptions } from './plan.js';
+import { gridOptions } from './grid-options.js';
 import { presetsCommand } from './presets.js';
 import type { ReportArgs } from './report.js';
 import { REPORT_FORMATS, reportCommand } from './report.js';
@@ -76,20 +77,7 @@ export async function main(argv: string[]): Promise<void> {
       'run',
       'Train a preset or an explicit grid over many seeds into a result store, then report it',
       (y) =>
-        y
-          .option('preset', { type: 'string', describe: 'Named sweep (see `nalm presets`)' })
-          .option('model', {
-            type: 'string',
-            describe:
-              'Model(s), comma-separated: nmu, nau, nac-mul, nac, nalu, gated, linear, relu, relu6, nac-mul-sigma, ' +
-              'nac-mul-nmu, nac-nalu, nac-nalu-separate, nau-gated, single-* (an unknown name lists them all)',
-          })
-          .option('op', {
-            type: 'string',
-            describe: 'Operation(s), comma-separated: add, sub, mul, div, squared, root',
-          })
-          .option('seeds', { type: 'string', describe: "Seeds: '0..99', '7' or '1,2,5'" })
-          .option('iterations', { type: 'number', describe: 'Training iterations per run' })
+        gridOptions(y)
           .option('out', { type: 'string', describe: 'Result store directory [default: results/<preset>]' })
           .option('task', {
             type: 'string',
@@ -100,38 +88,9 @@ export async function main(argv: string[]): Promise<void> {
             type: 'number',
             describe: "NSR tasks: full-batch epochs per run [default: the preset's]",
           })
-          .option('input-size', { type: 'number', describe: 'Input size I [default: 100]' })
-          .option('subset', { type: 'number', describe: 'Subset ratio [default: 0.25]' })
-          .option('overlap', {
-            type: 'number',
-            describe: 'Overlap ratio, a fraction of the subset [default: 0.5]',
-          })
-          .option('subsets', { type: 'number', describe: 'Number of subsets [default: 2]' })
-          .option('interp', {
-            type: 'string',
-            describe: "Interpolation range: '1,2' or '-6,-2,2,6' [default: 1,2]",
-          })
-          .option('extrap', { type: 'string', describe: 'Extrapolation range [default: 2,6]' })
-          .option('simple', { type: 'boolean', describe: 'The simple variant (I = 4)' })
-          .option('hidden', { type: 'number', describe: 'Hidden width [default: 2]' })
-          .option('batch', { type: 'number', describe: 'Batch size [default: 128]' })
-          .option('lr', { type: 'number', describe: 'Adam learning rate [default: 1e-3]' })
-          .option('eval-every', { type: 'number', describe: 'Evaluate every N iterations [default: 1000]' })
-          .option('schedule', {
-            type: 'string',
-            describe: "Sparsity schedule: paper, scaled, none or 'LAMBDA,START,END'",
-          })
-          .option('engine', {
-            type: 'string',
-            describe: 'auto (fused path where supported), fast or tfjs [default: auto]',
-          })
           .option('backend', {
             type: 'string',
             describe: 'tfjs backend for the tfjs engine: wasm or cpu [default: wasm]',
-          })
-          .option('max-replicas', {
-            type: 'number',
-            describe: 'Most seeds trained in one batch [default: 100]',
           })
           .option('workers', {
             type: 'number',
@@ -148,7 +107,7 @@ export async function main(argv: string[]): Promise<void> {
             describe: 'Write the report when done (--no-report to skip)',
           })
           .option('quiet', { type: 'boolean', describe: 'No progress output' })
-          .example('$0 run --preset quick', 'the quick look (< 5 minutes)')
+          .example('$0 run --preset quick', 'the headline result in about a minute on 2 cores')
           .example('$0 run --preset nsr-compare-quick', 'Neural Status Register vs an MLP on > and =')
           .example('$0 run --model nmu --op mul --seeds 0..9 --iterations 50000', 'an explicit grid'),
       (a) =>

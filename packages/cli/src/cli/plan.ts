@@ -23,6 +23,7 @@ import {
 } from '@nalm/bench';
 import { diskThresholdCache } from '../node/threshold-cache.js';
 import { checkInt, checkNumber } from './args.js';
+import { gridOptions } from './grid-options.js';
 import { UsageError } from './errors.js';
 import type { RunArgs } from './run.js';
 import { resolveRun } from './run.js';
@@ -35,29 +36,7 @@ export interface PlanArgs extends RunArgs {
 
 /** The options of `nalm plan`: the grid flags of `nalm run` plus the plan's own. */
 export function planOptions(y: Argv): Argv {
-  return y
-    .option('preset', { type: 'string', describe: 'Named sweep (see `nalm presets`)' })
-    .option('model', { type: 'string', describe: 'Model(s), comma-separated (as for `nalm run`)' })
-    .option('op', { type: 'string', describe: 'Operation(s), comma-separated (as for `nalm run`)' })
-    .option('seeds', { type: 'string', describe: "Seeds: '0..99', '7' or '1,2,5'" })
-    .option('iterations', { type: 'number', describe: 'Training iterations per run' })
-    .option('input-size', { type: 'number', describe: 'Input size I' })
-    .option('subset', { type: 'number', describe: 'Subset ratio' })
-    .option('overlap', { type: 'number', describe: 'Overlap ratio' })
-    .option('subsets', { type: 'number', describe: 'Number of subsets' })
-    .option('interp', { type: 'string', describe: 'Interpolation range' })
-    .option('extrap', { type: 'string', describe: 'Extrapolation range' })
-    .option('simple', { type: 'boolean', describe: 'The simple variant (I = 4)' })
-    .option('hidden', { type: 'number', describe: 'Hidden width' })
-    .option('batch', { type: 'number', describe: 'Batch size' })
-    .option('lr', { type: 'number', describe: 'Adam learning rate' })
-    .option('eval-every', { type: 'number', describe: 'Evaluate every N iterations' })
-    .option('schedule', {
-      type: 'string',
-      describe: "Sparsity schedule: paper, scaled, none or 'LAMBDA,START,END'",
-    })
-    .option('engine', { type: 'string', describe: 'auto, fast or tfjs [default: auto]' })
-    .option('max-replicas', { type: 'number', describe: 'Most seeds in one tfjs batch [default: 100]' })
+  return gridOptions(y)
     .option('workers', {
       type: 'number',
       describe:
