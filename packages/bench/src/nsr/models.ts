@@ -57,6 +57,25 @@ export const nauBranchDef: UnitDef<object> = {
   },
 };
 
+/**
+ * The counting architecture's NSR (count += 1 − y per element): the NSR with its zero-bit weight
+ * drawn as −|Xavier-normal|, the reference's draw with its sign fixed. Counting needs W0 < 0 at the
+ * end (an equal pair has q = 1 and must give y → 0); a seed that starts with W0 > 0 slides into the
+ * constant "never equal" predictor (count 0, the MAE-optimal constant: 59% of the training counts
+ * are 0) and stays there, its operand selections collapsed (p1 = p2, d = 0, no gradient through the
+ * saturated sigmoid). Measured at the reference's 50,000 epochs: the 4 of 10 seeds that failed were
+ * exactly the 4 with W0 > 0 at init (benchmarks/reproductions/nsr.md). Same name as the NSR, so
+ * the seed streams (and every other initial value) are the NSR's.
+ */
+export const nsrCountDef: UnitDef<object> = {
+  ...(nsrDef as unknown as UnitDef<object>),
+  init(param, shape, opts, rng) {
+    const v = (nsrDef as unknown as UnitDef<object>).init(param, shape, opts, rng);
+    if (param.name === 'W_zero') for (let i = 0; i < v.length; i++) v[i] = -Math.abs(v[i]!);
+    return v;
+  },
+};
+
 export interface LayerSpec {
   /** Unique within a model: 'gate.nsr', 'true.W', … */
   name: string;
@@ -75,13 +94,13 @@ function layer(name: string, def: UnitDef<never>, shape: UnitShape, options: obj
   return { name, def: d, shape, options: resolveOptions(d, options) };
 }
 
-function gateLayers(model: NsrModelName, S: number, opts: ModelOptions): LayerSpec[] {
+function gateLayers(kind: NsrTaskKind, model: NsrModelName, S: number, opts: ModelOptions): LayerSpec[] {
   switch (model) {
     case 'nsr':
       return [
         layer(
           'gate.nsr',
-          nsrDef as UnitDef<never>,
+          (kind === 'count' ? nsrCountDef : nsrDef) as UnitDef<never>,
           { inputSize: S, units: 1 },
           { zeta: opts.zeta, redundancy: 1 },
         ),
@@ -102,7 +121,7 @@ function gateLayers(model: NsrModelName, S: number, opts: ModelOptions): LayerSp
 
 /** Every layer of a model on a task: the gate and, for piecewise, the two NAU branches. */
 export function modelLayers(kind: NsrTaskKind, model: NsrModelName, opts: ModelOptions): LayerSpec[] {
-  const layers = gateLayers(model, inputSizeOf(kind), opts);
+  const layers = gateLayers(kind, model, inputSizeOf(kind), opts);
   if (kind === 'piecewise') {
     for (const branch of ['true', 'false']) {
       layers.push(layer(`${branch}.W`, nauBranchDef as UnitDef<never>, { inputSize: 5, units: 1 }));
