@@ -379,7 +379,9 @@ export function predict(model: tf.LayersModel, texts: readonly string[], batchSi
     const { x, e } = inputsOf(tok, chunk);
     const res = model.predict(x) as tf.Tensor | tf.Tensor[];
     const outs = Array.isArray(res) ? res : [res];
-    const ansClasses = tf.tidy(() => tf.argMax(outs[0]!, -1)).dataSync();
+    const ansT = tf.argMax(outs[0]!, -1);
+    const ansClasses = ansT.dataSync();
+    ansT.dispose();
     const opLogits = calc ? outs[1]!.dataSync() : null;
     const gate = calc ? outs[2]!.dataSync() : null;
     const decoded = opLogits ? decodeOperands(opLogits, e.n, cfg.operandDigits, calc!.nOps) : null;

@@ -171,7 +171,10 @@ export class UnitLayer<O extends object = object> extends tf.layers.Layer {
 
   /** The unit's sparsity error (max over effective weights of min(|w|, |1 − |w||) unless the unit says otherwise). */
   sparsityError(): number {
-    return tf.tidy(() => unitSparsityError(this.def, this.params(), this.options)).dataSync()[0]!;
+    const e = tf.tidy(() => unitSparsityError(this.def, this.params(), this.options));
+    const value = e.dataSync()[0]!;
+    e.dispose(); // tidy keeps what it returns: without this every call would leak a scalar
+    return value;
   }
 
   override getConfig(): tf.serialization.ConfigDict {

@@ -129,6 +129,11 @@ describe('sparsity error', () => {
     expect(nau.sparsityError()).toBeCloseTo(0.1, 6);
     expect(nmu.sparsityError()).toBeCloseTo(0.2, 6);
     expect(modelSparsityError(model)).toBeCloseTo(0.2, 6);
+    // Measuring it leaves no tensor behind (it is called after every evaluation).
+    const live = tf.memory().numTensors;
+    nau.sparsityError();
+    modelSparsityError(model);
+    expect(tf.memory().numTensors).toBe(live);
     // NAC: effective W = tanh(Ŵ)σ(M̂) — with Ŵ = M̂ = 0 it is 0 (error 0); with Ŵ = atanh(0.6),
     // M̂ = 0 it is 0.3 (error 0.3).
     const nac = new NAC({ units: 1, seed: 3 });

@@ -379,9 +379,11 @@ function evaluationMse(b: ReplicaBatch, set: EvalSet, chunkElements: number): Fl
   for (let start = 0; start < set.n; start += chunk) {
     const c = Math.min(chunk, set.n - start);
     for (let r = 0; r < R; r++) buf.set(set.xs[r]!.subarray(start * I, (start + c) * I), r * c * I);
-    const pred = tf.tidy(() =>
-      forward(b, tf.tensor3d(buf.subarray(0, R * c * I), [R, c, I]), false).dataSync(),
-    );
+    // dataSync outside tidy: tidy walks what its function returns looking for tensors, and a
+    // typed array of R·c predictions is walked element by element.
+    const predT = tf.tidy(() => forward(b, tf.tensor3d(buf.subarray(0, R * c * I), [R, c, I]), false));
+    const pred = predT.dataSync();
+    predT.dispose();
     // One running sum per replica in point order: the chunk size depends on R, so per-chunk
     // partial sums would make the MSE's last bits depend on the batch mates.
     for (let r = 0; r < R; r++) {
