@@ -195,25 +195,20 @@ describe('the reference architecture', () => {
     expect(std).toBeLessThan(0.63);
     expect(w.some((v) => Math.abs(v) > 0.5)).toBe(true);
   });
-});
 
-it("counting draws the NSR's zero-bit weight ≤ 0 (the reference's draw, sign fixed); every other value is the NSR's", () => {
-  const count = modelLayers('count', 'nsr', { zeta: 1 });
-  const min = modelLayers('min', 'nsr', { zeta: 1 }); // the plain NSR, same input size (2)
-  let flipped = 0;
-  for (let s = 0; s < 200; s++) {
-    const c = initFloat64Params(count, s);
-    const m = initFloat64Params(min, s);
-    for (const name of Object.keys(m)) {
-      if (name === 'gate.nsr/W_zero') {
-        expect(c[name]![0]).toBe(-Math.abs(m[name]![0]!));
-        if (m[name]![0]! > 0) flipped++;
-      } else expect(Array.from(c[name]!)).toEqual(Array.from(m[name]!));
+  it("counting starts the NSR's zero-bit weight at −1; every other initial value is the NSR's", () => {
+    const count = modelLayers('count', 'nsr', { zeta: 1 });
+    const min = modelLayers('min', 'nsr', { zeta: 1 }); // the plain NSR, same input size (2)
+    for (let s = 0; s < 50; s++) {
+      const c = initFloat64Params(count, s);
+      const m = initFloat64Params(min, s);
+      expect(Object.keys(c).sort()).toEqual(Object.keys(m).sort());
+      for (const name of Object.keys(m)) {
+        if (name === 'gate.nsr/W_zero') expect(Array.from(c[name]!)).toEqual([-1]);
+        else expect(Array.from(c[name]!)).toEqual(Array.from(m[name]!));
+      }
     }
-  }
-  // About half the reference's draws are positive: those are the seeds the fix changes.
-  expect(flipped).toBeGreaterThan(70);
-  expect(flipped).toBeLessThan(130);
+  });
 });
 
 describe('float64 range', () => {

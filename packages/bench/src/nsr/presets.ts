@@ -181,8 +181,8 @@ export const NSR_PRESETS: readonly NsrPreset[] = [
     name: 'nsr-count',
     description:
       'Counting, NSR vs MLP vs NAU gate, 10 seeds, float64, values up to 10·2^14, lengths 5…50, ' +
-      "the reference epochs (50,000); the NSR's zero-bit weight starts ≤ 0 (the reference's draw, sign " +
-      'fixed: a positive start traps a seed in the constant count 0; benchmarks/reproductions/nsr.md)',
+      "the reference epochs (50,000); the NSR's zero-bit weight starts at −1, not the reference's " +
+      'Xavier draw: a start ≥ 0 traps a seed in the constant count 0 (benchmarks/reproductions/nsr.md)',
     kind: 'count',
     ops: [null],
     models: ['nsr', 'mlp', 'nau-gate'],
