@@ -29,32 +29,47 @@ export interface DedupeResult<R extends StoreRecord = StoreRecord> {
   conflicts: DedupeConflict[];
 }
 
-export function dedupeRecords<R extends StoreRecord>(inputs: readonly SourcedRecords<R>[]): DedupeResult<R> {
-  const first = new Map<string, { record: R; source: string; canon?: string }>();
-  const conflicts = new Map<string, DedupeConflict>();
-  const records: R[] = [];
-  let duplicates = 0;
-  for (const { source, records: list } of inputs) {
-    for (const record of list) {
-      const id = recordId(record.key, record.seed);
-      const kept = first.get(id);
-      if (!kept) {
-        first.set(id, { record, source });
-        records.push(record);
-        continue;
-      }
-      kept.canon ??= canonicalRecord(kept.record);
-      if (canonicalRecord(record) === kept.canon) {
-        duplicates++;
-        continue;
-      }
-      let c = conflicts.get(id);
-      if (!c) {
-        c = { key: record.key, seed: record.seed, sources: [kept.source] };
-        conflicts.set(id, c);
-      }
-      if (!c.sources.includes(source)) c.sources.push(source);
+/**
+ * Sorts records one at a time into the first of their (configuration, seed), identical copies and
+ * conflicting copies — the one rule that `dedupeRecords` (reports) and `nalm merge` (stores) share.
+ */
+export class RecordDeduper<R extends StoreRecord = StoreRecord> {
+  private readonly first = new Map<string, { record: R; source: string; canon?: string }>();
+  private readonly conflictMap = new Map<string, DedupeConflict>();
+  /** Identical copies seen. */
+  duplicates = 0;
+
+  /** 'first' for a new (configuration, seed); else the copy is dropped as 'duplicate' or 'conflict'. */
+  add(record: R, source: string): 'first' | 'duplicate' | 'conflict' {
+    const id = recordId(record.key, record.seed);
+    const kept = this.first.get(id);
+    if (!kept) {
+      this.first.set(id, { record, source });
+      return 'first';
     }
+    kept.canon ??= canonicalRecord(kept.record);
+    if (canonicalRecord(record) === kept.canon) {
+      this.duplicates++;
+      return 'duplicate';
+    }
+    let c = this.conflictMap.get(id);
+    if (!c) {
+      c = { key: record.key, seed: record.seed, sources: [kept.source] };
+      this.conflictMap.set(id, c);
+    }
+    if (!c.sources.includes(source)) c.sources.push(source);
+    return 'conflict';
   }
-  return { records, duplicates, conflicts: [...conflicts.values()] };
+
+  conflicts(): DedupeConflict[] {
+    return [...this.conflictMap.values()];
+  }
+}
+
+export function dedupeRecords<R extends StoreRecord>(inputs: readonly SourcedRecords<R>[]): DedupeResult<R> {
+  const deduper = new RecordDeduper<R>();
+  const records: R[] = [];
+  for (const { source, records: list } of inputs)
+    for (const record of list) if (deduper.add(record, source) === 'first') records.push(record);
+  return { records, duplicates: deduper.duplicates, conflicts: deduper.conflicts() };
 }

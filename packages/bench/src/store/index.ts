@@ -6,5 +6,5 @@ export { StoreError } from './errors.js';
 export type { StoreProblem } from './errors.js';
 export { canonicalRecord, parseRecordLine, parseRunConfig, recordId, recordLine } from './codec.js';
 export type { ParsedLine } from './codec.js';
-export { dedupeRecords } from './dedupe.js';
+export { RecordDeduper, dedupeRecords } from './dedupe.js';
 export type { DedupeConflict, DedupeResult, SourcedRecords } from './dedupe.js';

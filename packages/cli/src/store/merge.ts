@@ -9,8 +9,8 @@
  */
 import { realpathSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import type { StoreRecord } from '@nalm/bench';
-import { canonicalRecord, recordId } from '@nalm/bench';
+import type { DedupeConflict, StoreRecord } from '@nalm/bench';
+import { RecordDeduper } from '@nalm/bench';
 import { StoreError } from '@nalm/bench';
 import type { StoreProblem } from '@nalm/bench';
 import type { StoreReadResult } from './records.js';
@@ -18,12 +18,8 @@ import { openStore, readRecordsFile } from './store.js';
 import type { LockOptions } from './lock.js';
 import { lockStore } from './lock.js';
 
-export interface MergeConflict {
-  key: string;
-  seed: number;
-  /** Sources holding differing records for this key and seed; the first one's record was kept. */
-  sources: string[];
-}
+/** Sources holding differing records for one key and seed; the first one's record was kept. */
+export type MergeConflict = DedupeConflict;
 
 export interface MergeResult {
   /** Records appended to the output store. */
@@ -107,14 +103,12 @@ export function mergeStores(
 
   const lock = options.lock ? lockStore(outDir, options.lock) : null;
   try {
-    const present = new Map<string, { record: StoreRecord; source: string; canon?: string }>();
-    for (const record of out.read().records)
-      present.set(recordId(record.key, record.seed), { record, source: outDir });
+    // What the output already holds counts as first: merging again adds nothing.
+    const deduper = new RecordDeduper<StoreRecord>();
+    for (const record of out.read().records) deduper.add(record, outDir);
 
-    const conflicts = new Map<string, MergeConflict>();
     const problems: StoreProblem[] = [];
     const notes: StoreProblem[] = [];
-    let identicalDuplicates = 0;
     let added = 0;
     let batch: StoreRecord[] = [];
     const flush = (): void => {
@@ -127,29 +121,19 @@ export function mergeStores(
       problems.push(...result.problems);
       notes.push(...result.notes);
       for (const record of result.records) {
-        const id = recordId(record.key, record.seed);
-        const first = present.get(id);
-        if (!first) {
-          present.set(id, { record, source: path });
-          batch.push(record);
-          if (batch.length >= BATCH) flush();
-          continue;
-        }
-        first.canon ??= canonicalRecord(first.record);
-        if (canonicalRecord(record) === first.canon) {
-          identicalDuplicates++;
-          continue;
-        }
-        let c = conflicts.get(id);
-        if (!c) {
-          c = { key: record.key, seed: record.seed, sources: [first.source] };
-          conflicts.set(id, c);
-        }
-        if (!c.sources.includes(path)) c.sources.push(path);
+        if (deduper.add(record, path) !== 'first') continue;
+        batch.push(record);
+        if (batch.length >= BATCH) flush();
       }
     }
     if (batch.length > 0) flush();
-    return { added, identicalDuplicates, conflicts: [...conflicts.values()], problems, notes };
+    return {
+      added,
+      identicalDuplicates: deduper.duplicates,
+      conflicts: deduper.conflicts(),
+      problems,
+      notes,
+    };
   } finally {
     lock?.release();
   }
