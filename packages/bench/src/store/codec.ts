@@ -161,25 +161,39 @@ function decode(raw: Json): StoreRecord {
   return fail('kind', "absent (the static task) or 'nsr'", kind);
 }
 
-/** A static-task record. */
-function decodeStatic(raw: Obj): RunRecord {
+/**
+ * The envelope every kind's record shares: its version, `key`, `config` and `seed`. `checkConfig`
+ * validates the configuration (throwing `Invalid`) and returns its key, which `key` must equal.
+ */
+function decodeEnvelope(
+  raw: Obj,
+  version: number,
+  what: string,
+  checkConfig: (config: Obj) => string,
+): { key: string; config: Obj; seed: number } {
   const v = field(raw, 'v', '');
-  if (v !== RECORD_VERSION) {
-    if (typeof v === 'number') {
-      throw new Invalid(`record version ${v} is not supported (this nalm reads version ${RECORD_VERSION})`);
-    }
-    fail('v', `the record version ${RECORD_VERSION}`, v);
+  if (v !== version) {
+    if (typeof v === 'number')
+      throw new Invalid(`${what} version ${v} is not supported (this nalm reads version ${version})`);
+    fail('v', `the ${what} version ${version}`, v);
   }
   const key = field(raw, 'key', '');
   if (typeof key !== 'string' || !KEY_RE.test(key)) fail('key', 'a 16-hex-digit configuration key', key);
   const config = field(raw, 'config', '');
   if (!isObj(config)) fail('config', 'an object', config);
-  checkConfig(config);
-  const expectedKey = configKey(config as unknown as RunConfig);
-  if (key !== expectedKey) {
+  const expectedKey = checkConfig(config);
+  if (key !== expectedKey)
     throw new Invalid(`key ${key} is not the key of its configuration (${expectedKey})`);
-  }
   const seed = positiveInt(field(raw, 'seed', ''), 'seed', 0);
+  return { key, config, seed };
+}
+
+/** A static-task record. */
+function decodeStatic(raw: Obj): RunRecord {
+  const { key, config, seed } = decodeEnvelope(raw, RECORD_VERSION, 'record', (c) => {
+    checkConfig(c);
+    return configKey(c as unknown as RunConfig);
+  });
   const threshold = real(field(raw, 'threshold', ''), 'threshold');
   const curveRaw = field(raw, 'curve', '');
   if (!Array.isArray(curveRaw)) fail('curve', 'an array', curveRaw);
@@ -318,29 +332,16 @@ function str(x: Json, path: string): string {
 
 /** An NSR-task record (`kind: 'nsr'`). */
 function decodeNsr(raw: Obj): NsrRecord {
-  const v = field(raw, 'v', '');
-  if (v !== NSR_RECORD_VERSION) {
-    if (typeof v === 'number')
-      throw new Invalid(
-        `NSR record version ${v} is not supported (this nalm reads version ${NSR_RECORD_VERSION})`,
-      );
-    fail('v', `the NSR record version ${NSR_RECORD_VERSION}`, v);
-  }
-  const key = field(raw, 'key', '');
-  if (typeof key !== 'string' || !KEY_RE.test(key)) fail('key', 'a 16-hex-digit configuration key', key);
-  const config = field(raw, 'config', '');
-  if (!isObj(config)) fail('config', 'an object', config);
-  if (!isObj(config.task)) fail('config.task', 'an object', config.task);
-  try {
-    validateNsrRun(config as unknown as NsrRunConfig);
-  } catch (err) {
-    throw new Invalid(`config: ${(err as Error).message}`);
-  }
+  const { key, config, seed } = decodeEnvelope(raw, NSR_RECORD_VERSION, 'NSR record', (config) => {
+    if (!isObj(config.task)) fail('config.task', 'an object', config.task);
+    try {
+      validateNsrRun(config as unknown as NsrRunConfig);
+    } catch (err) {
+      throw new Invalid(`config: ${(err as Error).message}`);
+    }
+    return nsrConfigKey(config as unknown as NsrRunConfig);
+  });
   const c = config as unknown as NsrRunConfig;
-  const expectedKey = nsrConfigKey(c);
-  if (key !== expectedKey)
-    throw new Invalid(`key ${key} is not the key of its configuration (${expectedKey})`);
-  const seed = positiveInt(field(raw, 'seed', ''), 'seed', 0);
   const trainLoss = real(field(raw, 'trainLoss', ''), 'trainLoss');
   const trainSolved = bool(field(raw, 'trainSolved', ''), 'trainSolved');
   const divergedRaw = field(raw, 'diverged', '');
