@@ -5,10 +5,8 @@
  * report.html of the preset's records and prints the markdown on stdout; progress goes to stderr.
  */
 import { existsSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../store/atomic.js';
-import type { BackendName } from '@nalm/units';
 import type { NsrBatch, NsrModelName, NsrPreset, NsrRunConfig, NsrSweepEvent } from '@nalm/bench';
 import { expandNsrPreset, getNsrPreset, NSR_PRESETS, presetForTask } from '@nalm/bench';
 import { formatNsrHtml, formatNsrJson, formatNsrMarkdown, nsrReport, renderNsrPlots } from '@nalm/bench';
@@ -16,7 +14,7 @@ import { nsrKind, nsrRecords } from '@nalm/bench';
 import { NsrTaskError } from '@nalm/bench';
 import type { StoreReadResult } from '../store/index.js';
 import { checkInt, parseSeeds } from './args.js';
-import { checkWorkers, parseShard, trainIntoStore } from './run.js';
+import { storeRunFlags, trainIntoStore } from './run.js';
 import { UsageError } from './errors.js';
 
 export { NSR_PRESETS };
@@ -147,32 +145,15 @@ export function presetNsrRecords(
 
 export async function runNsr(args: NsrRunArgs): Promise<number> {
   const { preset, configs, seeds, epochs } = resolveNsrRun(args);
-  const backend = (args.backend ?? 'wasm') as BackendName;
-  if (backend !== 'wasm' && backend !== 'cpu')
-    throw new UsageError(`--backend: use wasm or cpu, got '${backend}'.`);
-  const workers = args.workers !== undefined ? checkWorkers(args.workers) : availableParallelism();
-  const shard = args.shard !== undefined ? parseShard(args.shard) : undefined;
-  const out = args.out ?? join('results', preset.name);
-  const quiet = args.quiet === true;
+  const flags = storeRunFlags(args, preset.name);
+  const { out, quiet } = flags;
   if (existsSync(join(out, LEGACY_RECORDS_FILE)))
     process.stderr.write(
       `nalm: note: ${join(out, LEGACY_RECORDS_FILE)} holds NSR records of an earlier nalm (their own store); ` +
         'they are not read: its runs are trained again into the result store.\n',
     );
   return trainIntoStore(
-    {
-      kind: 'nsr',
-      configs,
-      seeds,
-      out,
-      backend,
-      workers,
-      shard,
-      quiet,
-      onEvent: progressPrinter(quiet),
-      maxReplicas:
-        args['max-replicas'] !== undefined ? checkInt(args['max-replicas'], '--max-replicas', 1) : undefined,
-    },
+    { kind: 'nsr', configs, seeds, ...flags, onEvent: progressPrinter(quiet) },
     async (store) => {
       if (args.report === false) return;
       const report = nsrReport(

@@ -220,6 +220,22 @@ function parseBackend(v: string | undefined): BackendName {
   return b;
 }
 
+/** The flags every kind's `nalm run` passes to `trainIntoStore`, parsed once for both commands. */
+export function storeRunFlags(
+  args: Pick<RunArgs, 'out' | 'backend' | 'workers' | 'shard' | 'quiet' | 'max-replicas'>,
+  name: string,
+) {
+  return {
+    out: args.out ?? join('results', name),
+    backend: parseBackend(args.backend),
+    workers: args.workers !== undefined ? checkWorkers(args.workers) : availableParallelism(),
+    shard: args.shard !== undefined ? parseShard(args.shard) : undefined,
+    quiet: args.quiet === true,
+    maxReplicas:
+      args['max-replicas'] !== undefined ? checkInt(args['max-replicas'], '--max-replicas', 1) : undefined,
+  };
+}
+
 /**
  * Progress for people: on a terminal one updating line with a bar; in logs (not a TTY) a plain line
  * every ~10 s. Always on stderr, so stdout (the report) stays clean when piped.
@@ -424,28 +440,11 @@ export async function trainIntoStore(
 export async function runCommand(args: RunArgs, fast?: FastTrainer): Promise<number> {
   const { name, configs, seeds } = resolveRun(args);
   const engine = parseEngine(args.engine);
-  const backend = parseBackend(args.backend);
-  const maxReplicas =
-    args['max-replicas'] !== undefined ? checkInt(args['max-replicas'], '--max-replicas', 1) : undefined;
-  const workers = args.workers !== undefined ? checkWorkers(args.workers) : availableParallelism();
-  const shard = args.shard !== undefined ? parseShard(args.shard) : undefined;
-  const out = args.out ?? join('results', name);
+  const flags = storeRunFlags(args, name);
+  const { out } = flags;
   const thresholdCache = diskThresholdCache();
   return trainIntoStore(
-    {
-      configs,
-      seeds,
-      out,
-      backend,
-      workers,
-      shard,
-      quiet: args.quiet === true,
-      onEvent: progressPrinter(args.quiet === true),
-      engine,
-      fast,
-      maxReplicas,
-      thresholdCache,
-    },
+    { configs, seeds, ...flags, onEvent: progressPrinter(flags.quiet), engine, fast, thresholdCache },
     async (store) => {
       if (args.report === false) return;
       const records = staticRecords(store.read().records);
