@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '@nalm/units';
 import type { NsrRunConfig } from '../src/nsr/config.js';
-import { validateNsrRun } from '../src/nsr/config.js';
+import { nsrModelOptions, validateNsrRun } from '../src/nsr/config.js';
 import { recordLine } from '../src/store/codec.js';
 import type { Float64Params } from '../src/nsr/float64.js';
 import { float64LossAndGrad, initFloat64Params, trainFloat64Replica } from '../src/nsr/float64.js';
@@ -67,7 +67,7 @@ const MODELS: NsrModelName[] = ['nsr', 'mlp', 'nau-gate'];
 
 /** tfjs loss and gradients of one replica at its initial parameters (the definition). */
 function tfjsLossAndGrad(c: NsrRunConfig, seed: number, withReg: boolean) {
-  const layers = modelLayers(c.task.kind, c.model, { zeta: c.zeta });
+  const layers = modelLayers(c.task.kind, c.model, nsrModelOptions(c));
   const vars = createVars(layers, [seed]);
   const d = trainingData(c.task, seed);
   const x = tf.tensor3d(Float32Array.from(d.x), [1, d.n, d.width]);
@@ -111,28 +111,37 @@ describe('float64 trainer vs the tfjs units', () => {
     }
   });
 
+  /** The float64 loss and gradients of `c` at seed 3's initial values equal tfjs's. */
+  function expectSameLossAndGrads(c: NsrRunConfig, withReg: boolean) {
+    const want = tfjsLossAndGrad(c, 3, withReg);
+    const p = initFloat64Params(modelLayers(c.task.kind, c.model, nsrModelOptions(c)), 3);
+    const g: Float64Params = Object.fromEntries(
+      Object.entries(p).map(([k, v]) => [k, new Float64Array(v.length)]),
+    );
+    const loss = float64LossAndGrad(c, p, trainingData(c.task, 3), withReg, g);
+    const where = `${c.task.kind} ${c.task.op ?? ''} ${c.model} R=${c.redundancy ?? 1} reg=${withReg}`;
+    expect(Math.abs(loss - want.loss) / Math.max(1, want.loss), where).toBeLessThan(1e-5);
+    expect(Object.keys(g).sort(), where).toEqual(Object.keys(want.grads).sort());
+    for (const [k, gw] of Object.entries(want.grads)) {
+      const scale = Math.max(1e-3, ...gw.map(Math.abs));
+      Array.from(g[k]!).forEach((v, i) =>
+        expect(Math.abs(v - gw[i]!) / scale, `${where} ${k}[${i}]`).toBeLessThan(2e-4),
+      );
+    }
+  }
+
   it('has the same loss and gradients on every task (with and without the NAU regulariser)', () => {
     for (const [kind, op] of VARIANTS)
       for (const model of MODELS)
-        for (const withReg of [false, true]) {
-          const c = taskCfg(kind, model, op);
-          const want = tfjsLossAndGrad(c, 3, withReg);
-          const layers = modelLayers(kind, model, { zeta: 1 });
-          const p = initFloat64Params(layers, 3);
-          const g: Float64Params = Object.fromEntries(
-            Object.entries(p).map(([k, v]) => [k, new Float64Array(v.length)]),
-          );
-          const loss = float64LossAndGrad(c, p, trainingData(c.task, 3), withReg, g);
-          const where = `${kind} ${op ?? ''} ${model} reg=${withReg}`;
-          expect(Math.abs(loss - want.loss) / Math.max(1, want.loss), where).toBeLessThan(1e-5);
-          expect(Object.keys(g).sort(), where).toEqual(Object.keys(want.grads).sort());
-          for (const [k, gw] of Object.entries(want.grads)) {
-            const scale = Math.max(1e-3, ...gw.map(Math.abs));
-            Array.from(g[k]!).forEach((v, i) =>
-              expect(Math.abs(v - gw[i]!) / scale, `${where} ${k}[${i}]`).toBeLessThan(2e-4),
-            );
-          }
-        }
+        for (const withReg of [false, true]) expectSameLossAndGrads(taskCfg(kind, model, op), withReg);
+  });
+
+  it('has the same loss and gradients for an NSR with redundancy R = 3 on every task', () => {
+    for (const [kind, op] of VARIANTS) {
+      const c = { ...taskCfg(kind, 'nsr', op), redundancy: 3 };
+      expect(modelLayers(kind, 'nsr', nsrModelOptions(c))[0]!.options).toMatchObject({ redundancy: 3 });
+      expectSameLossAndGrads(c, false);
+    }
   });
 
   it('follows the same training trajectory and scores the same on every task', async () => {

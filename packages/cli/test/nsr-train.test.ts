@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '@nalm/units';
-import { isNsrRun, resolveNsrPreset, runNsr, NSR_PRESETS } from '../src/cli/nsr.js';
+import { isNsrRun, resolveNsrPreset, resolveNsrRun, runNsr, NSR_PRESETS } from '../src/cli/nsr.js';
+import { resolveRun } from '../src/cli/run.js';
+import { nsrConfigKey } from '../../bench/src/nsr/config.js';
 import { UsageError } from '../src/cli/errors.js';
 import type { NsrRunConfig } from '../../bench/src/nsr/config.js';
 import { parseRecordLine, recordLine } from '../../bench/src/store/codec.js';
@@ -205,6 +207,29 @@ describe('cli', () => {
       expect(epochs(name).regularizeFrom).toBe(0.8);
     }
     expect(getNsrPreset('nsr-piecewise')!.description).toMatch(/500,000/);
+  });
+
+  it("--redundancy sets the NSR's operand pairs only; R = 1 leaves the configuration (and its key) as before", () => {
+    // The piecewise presets' NSR runs 5 pairs (nsr.md: one pair finds the gate in about half the seeds).
+    const preset = resolveNsrRun({ preset: 'nsr-piecewise' }).configs;
+    expect(preset.filter((c) => c.model === 'nsr').map((c) => c.redundancy)).toEqual([5, 5]);
+    const r1 = resolveNsrRun({ preset: 'nsr-piecewise', redundancy: 1 }).configs;
+    expect(r1.every((c) => !('redundancy' in c))).toBe(true);
+    const r4 = resolveNsrRun({ preset: 'nsr-piecewise', redundancy: 4 }).configs;
+    expect(r4.filter((c) => c.model === 'nsr').map((c) => c.redundancy)).toEqual([4, 4]);
+    expect(r4.filter((c) => c.model !== 'nsr').every((c) => !('redundancy' in c))).toBe(true);
+    expect(nsrConfigKey(r4.find((c) => c.model === 'nsr')!)).not.toBe(
+      nsrConfigKey(r1.find((c) => c.model === 'nsr')!),
+    );
+    expect(() => resolveNsrRun({ preset: 'nsr-piecewise', redundancy: 0 })).toThrow(/--redundancy/);
+    expect(() => nsrKind.parse({ ...r4[0]!, redundancy: 1.5 })).toThrow(/redundancy must be a whole number/);
+  });
+
+  it('a static run refuses the NSR-only flags instead of ignoring them', () => {
+    expect(() => resolveRun({ preset: 'quick', epochs: 5 })).toThrow(/--epochs applies to the NSR tasks/);
+    expect(() => resolveRun({ preset: 'quick', redundancy: 3 })).toThrow(
+      /--redundancy applies to the NSR tasks/,
+    );
   });
 
   it('every preset expands to valid configurations within the float32 limit (except the limit demo)', () => {

@@ -1,6 +1,6 @@
 /** Configuration and record of one NSR-task run (one seed), and the JSON forms of both. */
 import { canonicalJson } from '../config.js';
-import type { NsrModelName } from './models.js';
+import type { ModelOptions, NsrModelName } from './models.js';
 import { NSR_MODELS } from './models.js';
 import type { NumericType } from './resolution.js';
 import type { NsrTaskConfig } from './tasks.js';
@@ -15,6 +15,11 @@ export interface NsrRunConfig {
   lr: number;
   /** NSR scale ζ (the reference: 1, i.e. integer data). */
   zeta: number;
+  /**
+   * NSR redundancy R, operand pairs compared in parallel (the NSR paper's redundancy experiment);
+   * absent = 1, the reference's main runs, so records made before the field existed keep their key.
+   */
+  redundancy?: number;
   /** The NAU layers' sparsity regulariser is on from this fraction of the epochs (the reference: 0.8). */
   regularizeFrom: number;
   /** float32: the tfjs trainer (the units themselves); float64: the fused plain-JS trainer (float64.ts). */
@@ -59,6 +64,11 @@ export interface NsrRecord {
   points: NsrPointResult[];
 }
 
+/** The model options a run configuration implies (models.ts). */
+export function nsrModelOptions(c: NsrRunConfig): ModelOptions {
+  return c.redundancy === undefined ? { zeta: c.zeta } : { zeta: c.zeta, redundancy: c.redundancy };
+}
+
 /** 64-bit FNV-1a of the canonical JSON as 16 hex digits. */
 export function nsrConfigKey(c: NsrRunConfig): string {
   const s = canonicalJson(c);
@@ -76,6 +86,8 @@ export function validateNsrRun(c: NsrRunConfig): NsrRunConfig {
     throw new NsrTaskError(`epochs must be a whole number ≥ 1, got ${c.epochs}.`);
   if (!(c.lr > 0) || !Number.isFinite(c.lr)) throw new NsrTaskError(`lr must be > 0, got ${c.lr}.`);
   if (!(c.zeta > 0) || !Number.isFinite(c.zeta)) throw new NsrTaskError(`zeta must be > 0, got ${c.zeta}.`);
+  if (c.redundancy !== undefined && (!Number.isInteger(c.redundancy) || c.redundancy < 1))
+    throw new NsrTaskError(`redundancy must be a whole number ≥ 1 (or absent for 1), got ${c.redundancy}.`);
   if (!(c.regularizeFrom >= 0 && c.regularizeFrom <= 1))
     throw new NsrTaskError(`regularizeFrom must be a fraction in [0, 1], got ${c.regularizeFrom}.`);
   if (c.numeric !== 'float32' && c.numeric !== 'float64')

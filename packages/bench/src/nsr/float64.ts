@@ -20,7 +20,7 @@
  */
 import { Rng } from '@nalm/units';
 import type { NsrPointResult, NsrRecord, NsrRunConfig } from './config.js';
-import { NSR_RECORD_VERSION, nsrConfigKey } from './config.js';
+import { NSR_RECORD_VERSION, nsrConfigKey, nsrModelOptions } from './config.js';
 import type { LayerSpec } from './models.js';
 import { BASELINE_HIDDEN, modelLayers } from './models.js';
 import { maxResolvedValue } from './resolution.js';
@@ -81,85 +81,108 @@ function slots(perRow: number) {
   };
 }
 
-/** y = σ(b + tanh(ζd)·W± + (1 − 2tanh²(ζd))·W0), d = x·softmax(V1) − x·softmax(V2) (units/src/nsr.ts). */
-function nsrGate(S: number, zeta: number): Gate {
-  const p1 = new Float64Array(S);
-  const p2 = new Float64Array(S);
-  // Σ over the batch of dL/do1 · c_j and dL/do2 · c_j: the softmax Jacobian is applied once.
-  const gp1 = new Float64Array(S);
-  const gp2 = new Float64Array(S);
-  const tanhOf = slots(1);
+/**
+ * y = σ(b + Σ_r tanh(ζd_r)·W±_r + (1 − 2tanh²(ζd_r))·W0_r), d_r = x·softmax(V1)_r − x·softmax(V2)_r:
+ * the NSR with R operand pairs (units/src/nsr.ts; V [S, R] row-major, softmax over S per column).
+ */
+function nsrGate(S: number, zeta: number, R: number): Gate {
+  const p1 = new Float64Array(S * R);
+  const p2 = new Float64Array(S * R);
+  // Σ over the batch of dL/do1_r · c_j and dL/do2_r · c_j: the softmax Jacobian is applied once.
+  const gp1 = new Float64Array(S * R);
+  const gp2 = new Float64Array(S * R);
+  const tanhOf = slots(R); // t[i·R + r]
   const yOf = slots(1);
-  let ws = 0;
-  let wz = 0;
+  let ws: Float64Array = new Float64Array(R);
+  let wz: Float64Array = new Float64Array(R);
   let b = 0;
-  let gws = 0;
-  let gwz = 0;
+  const gws = new Float64Array(R);
+  const gwz = new Float64Array(R);
   let gb = 0;
+  const sel0 = new Float64Array(R);
   const softmax = (v: Float64Array, out: Float64Array) => {
-    let m = -Infinity;
-    for (let j = 0; j < S; j++) if (v[j]! > m) m = v[j]!;
-    let s = 0;
-    for (let j = 0; j < S; j++) s += out[j] = Math.exp(v[j]! - m);
-    for (let j = 0; j < S; j++) out[j]! /= s;
+    for (let r = 0; r < R; r++) {
+      let m = -Infinity;
+      for (let j = 0; j < S; j++) if (v[j * R + r]! > m) m = v[j * R + r]!;
+      let s = 0;
+      for (let j = 0; j < S; j++) s += out[j * R + r] = Math.exp(v[j * R + r]! - m);
+      for (let j = 0; j < S; j++) out[j * R + r]! /= s;
+    }
   };
   return {
     prepare(p) {
       softmax(p['gate.nsr/V1']!, p1);
       softmax(p['gate.nsr/V2']!, p2);
-      ws = p['gate.nsr/W_sign']![0]!;
-      wz = p['gate.nsr/W_zero']![0]!;
+      ws = p['gate.nsr/W_sign']!;
+      wz = p['gate.nsr/W_zero']!;
       b = p['gate.nsr/b']![0]!;
+      for (let r = 0; r < R; r++) sel0[r] = p1[r]! - p2[r]!;
       gp1.fill(0);
       gp2.fill(0);
-      gws = gwz = gb = 0;
+      gws.fill(0);
+      gwz.fill(0);
+      gb = 0;
     },
     forward(cols, n, y, slot) {
       const T = tanhOf(slot, n);
       const Y = yOf(slot, n);
       for (let i = 0; i < n; i++) {
-        let o1 = 0;
-        let o2 = 0;
-        for (let j = 0; j < S; j++) {
-          const c = cols[j]![i]!;
-          o1 += c * p1[j]!;
-          o2 += c * p2[j]!;
+        let u = b;
+        for (let r = 0; r < R; r++) {
+          let o1 = 0;
+          let o2 = 0;
+          for (let j = 0; j < S; j++) {
+            const c = cols[j]![i]!;
+            o1 += c * p1[j * R + r]!;
+            o2 += c * p2[j * R + r]!;
+          }
+          const t = Math.tanh(zeta * (o1 - o2));
+          T[i * R + r] = t;
+          u += t * ws[r]!;
+          u += (1 - 2 * t * t) * wz[r]!;
         }
-        const t = Math.tanh(zeta * (o1 - o2));
-        T[i] = t;
-        y[i] = Y[i] = 1 / (1 + Math.exp(-(b + t * ws + (1 - 2 * t * t) * wz)));
+        y[i] = Y[i] = 1 / (1 + Math.exp(-u));
       }
     },
     backward(cols, n, dy, slot, dc0) {
       const T = tanhOf(slot, n);
       const Y = yOf(slot, n);
-      const sel0 = p1[0]! - p2[0]!;
       for (let i = 0; i < n; i++) {
-        const t = T[i]!;
         const y = Y[i]!;
         const du = dy[i]! * y * (1 - y);
         gb += du;
-        gws += du * t;
-        gwz += du * (1 - 2 * t * t);
-        const dd = du * (ws - 4 * t * wz) * zeta * (1 - t * t);
-        for (let j = 0; j < S; j++) gp1[j]! += dd * cols[j]![i]!;
-        if (dc0) dc0[i] = dd * sel0;
+        let dc = 0;
+        for (let r = 0; r < R; r++) {
+          const t = T[i * R + r]!;
+          gws[r]! += du * t;
+          gwz[r]! += du * (1 - 2 * t * t);
+          const dd = du * (ws[r]! - 4 * t * wz[r]!) * zeta * (1 - t * t);
+          for (let j = 0; j < S; j++) gp1[j * R + r]! += dd * cols[j]![i]!;
+          dc = r === 0 ? dd * sel0[0]! : dc + dd * sel0[r]!;
+        }
+        if (dc0) dc0[i] = dc;
       }
     },
     finish(g) {
       g['gate.nsr/b']![0]! += gb;
-      g['gate.nsr/W_sign']![0]! += gws;
-      g['gate.nsr/W_zero']![0]! += gwz;
-      // o2 enters d with the opposite sign: its sums are −gp1. softmax: dv_i = p_i (dp_i − Σ_j p_j dp_j).
-      for (let j = 0; j < S; j++) gp2[j] = -gp1[j]!;
+      const gs = g['gate.nsr/W_sign']!;
+      const gz = g['gate.nsr/W_zero']!;
+      for (let r = 0; r < R; r++) {
+        gs[r]! += gws[r]!;
+        gz[r]! += gwz[r]!;
+      }
+      // o2 enters d with the opposite sign: its sums are −gp1. softmax: dv_j = p_j (dp_j − Σ_k p_k dp_k) per column.
+      for (let k = 0; k < S * R; k++) gp2[k] = -gp1[k]!;
       for (const [name, pr, dp] of [
         ['gate.nsr/V1', p1, gp1],
         ['gate.nsr/V2', p2, gp2],
       ] as const) {
-        let dot = 0;
-        for (let j = 0; j < S; j++) dot += pr[j]! * dp[j]!;
         const gv = g[name]!;
-        for (let j = 0; j < S; j++) gv[j]! += pr[j]! * (dp[j]! - dot);
+        for (let r = 0; r < R; r++) {
+          let dot = 0;
+          for (let j = 0; j < S; j++) dot += pr[j * R + r]! * dp[j * R + r]!;
+          for (let j = 0; j < S; j++) gv[j * R + r]! += pr[j * R + r]! * (dp[j * R + r]! - dot);
+        }
       }
     },
   };
@@ -332,7 +355,11 @@ function nauGate(S: number): Gate {
 }
 
 function gateOf(c: NsrRunConfig, S: number): Gate {
-  return c.model === 'nsr' ? nsrGate(S, c.zeta) : c.model === 'mlp' ? mlpGate(S) : nauGate(S);
+  return c.model === 'nsr'
+    ? nsrGate(S, c.zeta, c.redundancy ?? 1)
+    : c.model === 'mlp'
+      ? mlpGate(S)
+      : nauGate(S);
 }
 
 /** The NAU layers (clamped to [−1, 1] after every step, sparsity-regularised) of a model. */
@@ -612,7 +639,7 @@ export function trainFloat64Replica(
   hooks: Float64Hooks = {},
 ): { params: Float64Params; record: NsrRecord } | null {
   const c = replica.config;
-  const layers = modelLayers(c.task.kind, c.model, { zeta: c.zeta });
+  const layers = modelLayers(c.task.kind, c.model, nsrModelOptions(c));
   const p = initFloat64Params(layers, replica.seed);
   const m = zerosLike(p);
   const v = zerosLike(p);

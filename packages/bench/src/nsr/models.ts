@@ -88,6 +88,8 @@ export interface LayerSpec {
 export interface ModelOptions {
   /** NSR scale ζ (see resolution.ts: ζ = 1/step). */
   zeta: number;
+  /** NSR redundancy R: operand pairs compared in parallel (1 if absent). */
+  redundancy?: number;
 }
 
 function layer(name: string, def: UnitDef<never>, shape: UnitShape, options: object = {}): LayerSpec {
@@ -103,7 +105,7 @@ function gateLayers(kind: NsrTaskKind, model: NsrModelName, S: number, opts: Mod
           'gate.nsr',
           (kind === 'count' ? nsrCountDef : nsrDef) as UnitDef<never>,
           { inputSize: S, units: 1 },
-          { zeta: opts.zeta, redundancy: 1 },
+          { zeta: opts.zeta, redundancy: opts.redundancy ?? 1 },
         ),
       ];
     case 'mlp':

@@ -47,6 +47,7 @@ export function summarizeNsr(records: readonly NsrRecord[]): NsrSummaryRow[] {
         c.epochs,
         c.numeric,
         c.zeta,
+        c.redundancy ?? 1,
         p.exponent,
         p.length,
       ]);
@@ -69,7 +70,10 @@ export function summarizeNsr(records: readonly NsrRecord[]): NsrSummaryRow[] {
       op: c.task.op,
       task: taskLabel(c.task),
       model: c.model,
-      modelLabel: NSR_MODEL_LABEL[c.model],
+      modelLabel:
+        (c.redundancy ?? 1) > 1
+          ? `${NSR_MODEL_LABEL[c.model]} (R = ${c.redundancy})`
+          : NSR_MODEL_LABEL[c.model],
       exponent: p0.exponent,
       length: p0.length,
       point: p0.label,

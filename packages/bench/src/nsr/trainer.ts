@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { canonicalJson } from '../config.js';
 import type { NsrPointResult, NsrRecord, NsrRunConfig } from './config.js';
-import { NSR_RECORD_VERSION, nsrConfigKey } from './config.js';
+import { NSR_RECORD_VERSION, nsrConfigKey, nsrModelOptions } from './config.js';
 import type { ModelVars } from './models.js';
 import { architectureOutput, constrainVars, createVars, modelLayers, sparsityPenalty } from './models.js';
 import { maxResolvedValue } from './resolution.js';
@@ -47,6 +47,7 @@ export function nsrBatchKey(c: NsrRunConfig): string {
     epochs: c.epochs,
     lr: c.lr,
     zeta: c.zeta,
+    redundancy: c.redundancy ?? 1,
     regularizeFrom: c.regularizeFrom,
     numeric: c.numeric,
     points,
@@ -153,7 +154,7 @@ export async function trainNsrModel(opts: NsrTrainOptions): Promise<TrainedNsrMo
   }
   const { kind } = c0.task;
   const model = c0.model;
-  const layers = modelLayers(kind, model, { zeta: c0.zeta });
+  const layers = modelLayers(kind, model, nsrModelOptions(c0));
   const vars: ModelVars = createVars(
     layers,
     specs.map((s) => s.seed),

@@ -88,6 +88,11 @@ export async function main(argv: string[]): Promise<void> {
             type: 'number',
             describe: "NSR tasks: full-batch epochs per run [default: the preset's]",
           })
+          .option('redundancy', {
+            type: 'number',
+            describe:
+              "NSR tasks: the NSR's redundancy R, operand pairs compared in parallel (1: the reference's runs) [default: the preset's]",
+          })
           .option('backend', {
             type: 'string',
             describe: 'tfjs backend for the tfjs engine: wasm or cpu [default: wasm]',

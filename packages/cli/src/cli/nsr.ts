@@ -27,6 +27,8 @@ export interface NsrRunArgs {
   task?: string;
   seeds?: string;
   epochs?: number;
+  /** The NSR's redundancy R (operand pairs) instead of the preset's. */
+  redundancy?: number;
   out?: string;
   quiet?: boolean;
   backend?: string;
@@ -111,7 +113,9 @@ export function resolveNsrRun(args: NsrRunArgs): {
     args.seeds !== undefined
       ? parseSeeds(String(args.seeds))
       : Array.from({ length: preset.seeds }, (_, i) => i);
-  let raw = expandNsrPreset(preset, epochs);
+  const redundancy =
+    args.redundancy !== undefined ? checkInt(args.redundancy, '--redundancy', 1) : preset.nsrRedundancy;
+  let raw = expandNsrPreset(preset, epochs, redundancy);
   if (args.model !== undefined) {
     const want = String(args.model)
       .split(',')

@@ -50,6 +50,9 @@ export interface RunArgs {
   report?: boolean;
   workers?: number;
   shard?: string;
+  /** NSR-task flags: refused here, so that a static run does not ignore them silently. */
+  epochs?: number;
+  redundancy?: number;
 }
 
 /** What an interrupted run prints: how much is stored and how to resume. */
@@ -96,6 +99,12 @@ export function parseShard(text: string): Shard {
 
 /** The preset (or the defaults for an explicit grid) with every flag applied and validated. */
 export function resolveRun(args: RunArgs): { name: string; configs: RunConfig[]; seeds: number[] } {
+  for (const flag of ['epochs', 'redundancy'] as const)
+    if (args[flag] !== undefined)
+      throw new UsageError(
+        `--${flag} applies to the NSR tasks (--preset nsr-… or --task nsr-…); ` +
+          (flag === 'epochs' ? 'a static run trains --iterations steps.' : 'drop it for a static run.'),
+      );
   const base: Preset = args.preset
     ? getPresetOrUsage(args.preset)
     : {

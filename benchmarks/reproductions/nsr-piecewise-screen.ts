@@ -1,0 +1,45 @@
+// Issue 18: does the piecewise NSR find its gate? A seed's outcome is sealed within ~10,000 epochs
+// (nsr.md), so short runs screen many seeds: the preset's NSR configuration with `epochs` replaced
+// (regulariser from the same fraction, 8% of the epochs), one seed at a time on the float64 trainer.
+// "found" = training MAE < 1 at the end (failing seeds sit on plateaus at MAE 3–40).
+//   node --conditions=@nalm/source --import tsx benchmarks/reproductions/nsr-piecewise-screen.ts \
+//     [--op gt|eq] [--redundancy R] [--seeds 0..9] [--epochs 30000] [--uniform-selections]
+// --uniform-selections starts both operand selections at V = 0 (d ≡ 0 at init: no saturated row).
+import { nsrDef } from '@nalm/units';
+import { expandNsrPreset, getNsrPreset, trainFloat64Replica } from '@nalm/bench';
+import { parseSeeds } from '../../packages/cli/src/cli/args.js';
+
+const arg = (name: string, fallback: string) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1]! : fallback;
+};
+const op = arg('op', 'gt');
+const redundancy = Number(arg('redundancy', '5'));
+const seeds = parseSeeds(arg('seeds', '0..9'));
+const epochs = Number(arg('epochs', '30000'));
+if (process.argv.includes('--uniform-selections')) {
+  const init = nsrDef.init;
+  nsrDef.init = (param, ...rest) =>
+    param.name === 'V1' || param.name === 'V2'
+      ? new Float32Array(param.shape.reduce((a, b) => a * b, 1))
+      : init(param, ...rest);
+}
+const base = expandNsrPreset(getNsrPreset('nsr-piecewise')!).find(
+  (c) => c.model === 'nsr' && c.task.op === op,
+);
+if (!base) throw new Error(`--op ${op}: use gt or eq.`);
+const config = { ...base, epochs, redundancy };
+const out: string[] = [];
+let found = 0;
+const t0 = performance.now();
+for (const seed of seeds) {
+  let loss = NaN;
+  trainFloat64Replica({ config, seed }, { onProgress: (_e, l) => (loss = l) });
+  if (loss < 1) found++;
+  out.push(`${seed}:${loss.toFixed(2)}`);
+  process.stderr.write(`  seed ${seed}: train MAE ${loss.toFixed(4)}\n`);
+}
+console.log(
+  `piecewise ${op}, R = ${redundancy}, ${epochs} epochs${process.argv.includes('--uniform-selections') ? ', uniform selections' : ''}: ` +
+    `found ${found}/${seeds.length}  ${out.join(' ')}  (${((performance.now() - t0) / 1000).toFixed(0)} s)`,
+);
