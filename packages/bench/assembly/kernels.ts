@@ -304,48 +304,102 @@ const LN2_LO: f32 = -2.1219444e-4;
 const SQRT_HALF: f32 = 0.7071067811865476;
 
 /**
+ * The constants of `logAbs`, each a scalar that the kernel splats before its loop. Read from memory,
+ * so that the optimiser cannot fold them into `v128.const`s inside the loop: V8 materialises each of
+ * those anew on every iteration, which made the loop several times slower than its arithmetic.
+ */
+const LOG_CONSTANTS = memory.data<f32>([
+  P0,
+  P1,
+  P2,
+  P3,
+  P4,
+  P5,
+  P6,
+  P7,
+  P8,
+  LN2_HI,
+  LN2_LO,
+  SQRT_HALF,
+  1,
+  0.5,
+]);
+const LOG_INTS = memory.data<i32>([126, 0x007fffff, 0x3f000000, 0x00800000, 0x01000000]);
+
+/** Constant `k` of LOG_CONSTANTS, splat to four lanes. */
+function logConst(k: i32): v128 {
+  return v128.load32_splat(LOG_CONSTANTS + ((<usize>k) << 2));
+}
+
+/**
  * out[j] = log(|x[j]| + eps) for j < count. Lanes whose argument is 0, subnormal, infinite or NaN are
  * redone with the scalar Mathf.log, so the special values are exactly those of log.
  */
 export function logAbs(x: usize, out: usize, count: i32, eps: f32): void {
   const count4 = count & ~3;
   const ve = f32x4.splat(eps);
-  const one = f32x4.splat(1);
-  const half = f32x4.splat(0.5);
-  const sqrtHalf = f32x4.splat(SQRT_HALF);
-  const minNormal = f32x4.splat(1.17549435e-38);
-  const maxFinite = f32x4.splat(3.40282347e38);
+  const p0 = logConst(0);
+  const p1 = logConst(1);
+  const p2 = logConst(2);
+  const p3 = logConst(3);
+  const p4 = logConst(4);
+  const p5 = logConst(5);
+  const p6 = logConst(6);
+  const p7 = logConst(7);
+  const p8 = logConst(8);
+  const ln2Hi = logConst(9);
+  const ln2Lo = logConst(10);
+  const sqrtHalf = logConst(11);
+  const one = logConst(12);
+  const half = logConst(13);
+  const normalShift = v128.load32_splat(LOG_INTS, 12);
+  const normalFloor = v128.load32_splat(LOG_INTS, 16);
+  let specials = i32x4.splat(0);
+  const bias = v128.load32_splat(LOG_INTS);
+  const mantMask = v128.load32_splat(LOG_INTS, 4);
+  const halfBits = v128.load32_splat(LOG_INTS, 8);
   let j = 0;
   for (; j < count4; j += 4) {
     const o = (<usize>j) << 2;
     const v = f32x4.add(f32x4.abs(v128.load(x + o)), ve);
-    const special = v128.or(f32x4.lt(v, minNormal), v128.not(f32x4.le(v, maxFinite)));
+    // Not a positive normal finite float: v's bits + 2²³ (as i32, wrapping) below 2²⁴. Normal
+    // positive bits [2²³, 0x7f7fffff] map to [2²⁴, 2³¹ − 1]; zero and subnormals below, infinities,
+    // NaNs and negative values (sign bit) to negative numbers.
+    specials = v128.or(specials, i32x4.lt_s(i32x4.add(v, normalShift), normalFloor));
     // v = 2^e · mant with mant in [0.5, 1); fold mant < √½ to [√½, √2) as 2 · mant, e − 1.
-    const bits = i32x4.sub(i32x4.shr_u(v, 23), i32x4.splat(126));
-    const mant = v128.or(v128.and(v, i32x4.splat(0x007fffff)), i32x4.splat(0x3f000000));
+    const bits = i32x4.sub(i32x4.shr_u(v, 23), bias);
+    const mant = v128.or(v128.and(v, mantMask), halfBits);
     const small = f32x4.lt(mant, sqrtHalf);
     const e = f32x4.convert_i32x4_s(i32x4.add(bits, small)); // small lanes are −1
     const f = f32x4.sub(f32x4.add(mant, v128.and(mant, small)), one);
     const z = f32x4.mul(f, f);
     // Estrin's scheme: the same polynomial with a dependency chain of four steps instead of eight.
     const z2 = f32x4.mul(z, z);
-    const a0 = f32x4.add(f32x4.splat(P8), f32x4.mul(f32x4.splat(P7), f));
-    const a1 = f32x4.add(f32x4.splat(P6), f32x4.mul(f32x4.splat(P5), f));
-    const a2 = f32x4.add(f32x4.splat(P4), f32x4.mul(f32x4.splat(P3), f));
-    const a3 = f32x4.add(f32x4.splat(P2), f32x4.mul(f32x4.splat(P1), f));
+    const a0 = f32x4.add(p8, f32x4.mul(p7, f));
+    const a1 = f32x4.add(p6, f32x4.mul(p5, f));
+    const a2 = f32x4.add(p4, f32x4.mul(p3, f));
+    const a3 = f32x4.add(p2, f32x4.mul(p1, f));
     const b0 = f32x4.add(a0, f32x4.mul(a1, z));
     const b1 = f32x4.add(a2, f32x4.mul(a3, z));
     const c0 = f32x4.add(b0, f32x4.mul(b1, z2));
-    const p = f32x4.add(c0, f32x4.mul(f32x4.splat(P0), f32x4.mul(z2, z2)));
+    const p = f32x4.add(c0, f32x4.mul(p0, f32x4.mul(z2, z2)));
     let y = f32x4.mul(f32x4.mul(p, z), f);
-    y = f32x4.add(y, f32x4.mul(e, f32x4.splat(LN2_LO)));
+    y = f32x4.add(y, f32x4.mul(e, ln2Lo));
     y = f32x4.sub(y, f32x4.mul(z, half));
-    const r = f32x4.add(f32x4.add(f, y), f32x4.mul(e, f32x4.splat(LN2_HI)));
+    const r = f32x4.add(f32x4.add(f, y), f32x4.mul(e, ln2Hi));
     v128.store(out + o, r);
-    if (v128.any_true(special)) {
-      for (let q = 0; q < 4; q++) {
-        const oq = o + ((<usize>q) << 2);
-        store<f32>(out + oq, Mathf.log(Mathf.abs(load<f32>(x + oq)) + eps));
+  }
+  // A group of four with a special lane is redone whole with the scalar log (rare: a second pass
+  // instead of a branch per group).
+  if (v128.any_true(specials)) {
+    for (let g = 0; g < count4; g += 4) {
+      const o = (<usize>g) << 2;
+      const v = f32x4.add(f32x4.abs(v128.load(x + o)), ve);
+      if (v128.any_true(i32x4.lt_s(i32x4.add(v, normalShift), normalFloor))) {
+        for (let q = 0; q < 4; q++) {
+          const oq = o + ((<usize>q) << 2);
+          store<f32>(out + oq, Mathf.log(Mathf.abs(load<f32>(x + oq)) + eps));
+        }
       }
     }
   }
