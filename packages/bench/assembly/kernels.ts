@@ -519,11 +519,28 @@ function combinePair(code: i32, a: v128, b: v128, k: i32): v128 {
 }
 
 /**
+ * Columns i … i+3 of rows r and r + 1 (rows rowBytes apart) as f64 pairs, added in column order to
+ * `acc`: the same four additions as four `columnPair`s, from two loads.
+ */
+function addColumns4(acc: v128, xr: usize, rowBytes: usize, i: i32): v128 {
+  const o = (<usize>i) << 2;
+  const r0 = v128.load(xr + o);
+  const r1 = v128.load(xr + rowBytes + o);
+  const lo = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5);
+  const hi = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
+  acc = f64x2.add(acc, f64x2.promote_low_f32x4(lo));
+  acc = f64x2.add(acc, f64x2.promote_low_f32x4(v128.shuffle<f32>(lo, lo, 2, 3, 2, 3)));
+  acc = f64x2.add(acc, f64x2.promote_low_f32x4(hi));
+  return f64x2.add(acc, f64x2.promote_low_f32x4(v128.shuffle<f32>(hi, hi, 2, 3, 2, 3)));
+}
+
+/**
  * The static task's targets (tasks/static.ts `computeTargets`, one or two subsets): for rows r <
  * rows of x (f32, row length n), a = Σ_{i ∈ [s0, e0)} x_i and b = Σ_{i ∈ [s1, e1)} x_i in f64, each
  * from 0 in order of i, and y[r] (f64) = the operation `code` on (a, b) (k = subsets read). The same
- * additions in the same order as the TypeScript loop, so the same doubles; two rows per f64x2, four
- * rows (eight independent add chains) per step.
+ * additions in the same order as the TypeScript loop, so the same doubles. Each row's sum is a chain
+ * of dependent additions, so the loop keeps many in flight: eight rows (two per f64x2) and both
+ * subsets at a time, four columns per step from vector loads; then four rows, then one.
  */
 export function targets(
   x: usize,
@@ -538,7 +555,67 @@ export function targets(
   k: i32,
 ): void {
   const rowBytes = (<usize>n) << 2;
+  const la = e0 - s0;
+  const lb = e1 - s1;
+  const common = la < lb ? la : lb;
+  const common4 = common & ~3;
   let r = 0;
+  for (; r + 8 <= rows; r += 8) {
+    const x0 = x + <usize>r * rowBytes;
+    const x1 = x0 + 2 * rowBytes;
+    const x2 = x0 + 4 * rowBytes;
+    const x3 = x0 + 6 * rowBytes;
+    let a0 = f64x2.splat(0);
+    let a1 = f64x2.splat(0);
+    let a2 = f64x2.splat(0);
+    let a3 = f64x2.splat(0);
+    let b0 = f64x2.splat(0);
+    let b1 = f64x2.splat(0);
+    let b2 = f64x2.splat(0);
+    let b3 = f64x2.splat(0);
+    let t = 0;
+    for (; t < common4; t += 4) {
+      a0 = addColumns4(a0, x0, rowBytes, s0 + t);
+      a1 = addColumns4(a1, x1, rowBytes, s0 + t);
+      a2 = addColumns4(a2, x2, rowBytes, s0 + t);
+      a3 = addColumns4(a3, x3, rowBytes, s0 + t);
+      b0 = addColumns4(b0, x0, rowBytes, s1 + t);
+      b1 = addColumns4(b1, x1, rowBytes, s1 + t);
+      b2 = addColumns4(b2, x2, rowBytes, s1 + t);
+      b3 = addColumns4(b3, x3, rowBytes, s1 + t);
+    }
+    let ta = t;
+    for (; ta + 4 <= la; ta += 4) {
+      a0 = addColumns4(a0, x0, rowBytes, s0 + ta);
+      a1 = addColumns4(a1, x1, rowBytes, s0 + ta);
+      a2 = addColumns4(a2, x2, rowBytes, s0 + ta);
+      a3 = addColumns4(a3, x3, rowBytes, s0 + ta);
+    }
+    for (let i = s0 + ta; i < e0; i++) {
+      a0 = f64x2.add(a0, columnPair(x0, rowBytes, i));
+      a1 = f64x2.add(a1, columnPair(x1, rowBytes, i));
+      a2 = f64x2.add(a2, columnPair(x2, rowBytes, i));
+      a3 = f64x2.add(a3, columnPair(x3, rowBytes, i));
+    }
+    let tb = t;
+    for (; tb + 4 <= lb; tb += 4) {
+      b0 = addColumns4(b0, x0, rowBytes, s1 + tb);
+      b1 = addColumns4(b1, x1, rowBytes, s1 + tb);
+      b2 = addColumns4(b2, x2, rowBytes, s1 + tb);
+      b3 = addColumns4(b3, x3, rowBytes, s1 + tb);
+    }
+    for (let i = s1 + tb; i < e1; i++) {
+      b0 = f64x2.add(b0, columnPair(x0, rowBytes, i));
+      b1 = f64x2.add(b1, columnPair(x1, rowBytes, i));
+      b2 = f64x2.add(b2, columnPair(x2, rowBytes, i));
+      b3 = f64x2.add(b3, columnPair(x3, rowBytes, i));
+    }
+    const o = y + ((<usize>r) << 3);
+    v128.store(o, combinePair(code, a0, b0, k));
+    v128.store(o, combinePair(code, a1, b1, k), 16);
+    v128.store(o, combinePair(code, a2, b2, k), 32);
+    v128.store(o, combinePair(code, a3, b3, k), 48);
+  }
   for (; r + 4 <= rows; r += 4) {
     const xr = x + <usize>r * rowBytes;
     const xq = xr + 2 * rowBytes;
@@ -611,7 +688,207 @@ export function stepPairHead(
   let sse: f64 = 0;
   let G0: f64 = 0;
   let G1: f64 = 0;
-  for (let b = 0; b < rows; b++) {
+  if (n == 4) {
+    // The simple task: the weights in registers, the weight gradient accumulated in registers over
+    // the rows (the same f32 chains as the memory version below, without its store-to-load latency
+    // per row).
+    const wa0 = load<f32>(w0);
+    const wa1 = load<f32>(w0, 4);
+    const wa2 = load<f32>(w0, 8);
+    const wa3 = load<f32>(w0, 12);
+    const wb0 = load<f32>(w1);
+    const wb1 = load<f32>(w1, 4);
+    const wb2 = load<f32>(w1, 8);
+    const wb3 = load<f32>(w1, 12);
+    let gv0 = f32x4.splat(0);
+    let gv1 = f32x4.splat(0);
+    for (let b = 0; b < rows; b++) {
+      const xr = x + ((<usize>b) << 4);
+      const x0 = load<f32>(xr);
+      const x1 = load<f32>(xr, 4);
+      const x2 = load<f32>(xr, 8);
+      const x3 = load<f32>(xr, 12);
+      let t0: f32 = 0;
+      t0 += x0 * wa0;
+      t0 += x1 * wa1;
+      t0 += x2 * wa2;
+      t0 += x3 * wa3;
+      let t1: f32 = 0;
+      t1 += x0 * wb0;
+      t1 += x1 * wb1;
+      t1 += x2 * wb2;
+      t1 += x3 * wb3;
+      const h0 = <f64>t0;
+      const h1 = <f64>t1;
+      let d0: f64;
+      let d1: f64;
+      if (head == 0) {
+        const f0 = hw0 * h0 + c0;
+        const f1 = hw1 * h1 + c1;
+        const diff = f0 * f1 - load<f64>(y + ((<usize>b) << 3));
+        sse += diff * diff;
+        const d = scale * diff;
+        const others0 = d * f1;
+        const others1 = d * f0;
+        G0 += others0 * (h0 - 1);
+        G1 += others1 * (h1 - 1);
+        d0 = 0 + others0 * hw0;
+        d1 = 0 + others1 * hw1;
+      } else {
+        const diff = h0 * hw0 + h1 * hw1 - load<f64>(y + ((<usize>b) << 3));
+        sse += diff * diff;
+        const d = scale * diff;
+        G0 += h0 * d;
+        G1 += h1 * d;
+        d0 = 0 + hw0 * d;
+        d1 = 0 + hw1 * d;
+      }
+      const xv = v128.load(xr);
+      gv0 = f32x4.add(gv0, f32x4.mul(xv, f32x4.splat(<f32>d0)));
+      gv1 = f32x4.add(gv1, f32x4.mul(xv, f32x4.splat(<f32>d1)));
+    }
+    v128.store(g0, gv0);
+    v128.store(g1, gv1);
+    store<f64>(out, sse);
+    store<f64>(out, G0, 8);
+    store<f64>(out, G1, 16);
+    return;
+  }
+  // Two rows at a time: the weights loaded once for both rows' sums, and each weight-gradient entry
+  // read and written once per pair (row b's term added before row b + 1's, as row by row).
+  let b = 0;
+  for (; b + 1 < rows; b += 2) {
+    const xr = x + <usize>b * rowBytes;
+    const xs = xr + rowBytes;
+    let t0: f32 = 0;
+    let t1: f32 = 0;
+    let u0: f32 = 0;
+    let u1: f32 = 0;
+    let i = 0;
+    if (n8 > 0) {
+      let a0 = f32x4.splat(0);
+      let a1 = f32x4.splat(0);
+      let e0 = f32x4.splat(0);
+      let e1 = f32x4.splat(0);
+      let p0 = f32x4.splat(0);
+      let p1 = f32x4.splat(0);
+      let q0 = f32x4.splat(0);
+      let q1 = f32x4.splat(0);
+      for (; i < n8; i += 8) {
+        const o = (<usize>i) << 2;
+        const wa = v128.load(w0 + o);
+        const wb = v128.load(w0 + o, 16);
+        const va = v128.load(w1 + o);
+        const vb = v128.load(w1 + o, 16);
+        const xa = v128.load(xr + o);
+        const xb = v128.load(xr + o, 16);
+        a0 = f32x4.add(a0, f32x4.mul(xa, wa));
+        a1 = f32x4.add(a1, f32x4.mul(xb, wb));
+        e0 = f32x4.add(e0, f32x4.mul(xa, va));
+        e1 = f32x4.add(e1, f32x4.mul(xb, vb));
+        const ya = v128.load(xs + o);
+        const yb = v128.load(xs + o, 16);
+        p0 = f32x4.add(p0, f32x4.mul(ya, wa));
+        p1 = f32x4.add(p1, f32x4.mul(yb, wb));
+        q0 = f32x4.add(q0, f32x4.mul(ya, va));
+        q1 = f32x4.add(q1, f32x4.mul(yb, vb));
+      }
+      t0 = hsum(f32x4.add(a0, a1));
+      t1 = hsum(f32x4.add(e0, e1));
+      u0 = hsum(f32x4.add(p0, p1));
+      u1 = hsum(f32x4.add(q0, q1));
+    }
+    for (; i < n; i++) {
+      const o = (<usize>i) << 2;
+      const xi = load<f32>(xr + o);
+      const yi = load<f32>(xs + o);
+      const wi0 = load<f32>(w0 + o);
+      const wi1 = load<f32>(w1 + o);
+      t0 += xi * wi0;
+      t1 += xi * wi1;
+      u0 += yi * wi0;
+      u1 += yi * wi1;
+    }
+    // Row b's head, then row b + 1's (the f64 accumulators in row order).
+    let dA0: f64;
+    let dA1: f64;
+    let dB0: f64;
+    let dB1: f64;
+    {
+      const h0 = <f64>t0;
+      const h1 = <f64>t1;
+      if (head == 0) {
+        const f0 = hw0 * h0 + c0;
+        const f1 = hw1 * h1 + c1;
+        const diff = f0 * f1 - load<f64>(y + ((<usize>b) << 3));
+        sse += diff * diff;
+        const d = scale * diff;
+        const others0 = d * f1;
+        const others1 = d * f0;
+        G0 += others0 * (h0 - 1);
+        G1 += others1 * (h1 - 1);
+        dA0 = 0 + others0 * hw0;
+        dA1 = 0 + others1 * hw1;
+      } else {
+        const diff = h0 * hw0 + h1 * hw1 - load<f64>(y + ((<usize>b) << 3));
+        sse += diff * diff;
+        const d = scale * diff;
+        G0 += h0 * d;
+        G1 += h1 * d;
+        dA0 = 0 + hw0 * d;
+        dA1 = 0 + hw1 * d;
+      }
+    }
+    {
+      const h0 = <f64>u0;
+      const h1 = <f64>u1;
+      if (head == 0) {
+        const f0 = hw0 * h0 + c0;
+        const f1 = hw1 * h1 + c1;
+        const diff = f0 * f1 - load<f64>(y + ((<usize>(b + 1)) << 3));
+        sse += diff * diff;
+        const d = scale * diff;
+        const others0 = d * f1;
+        const others1 = d * f0;
+        G0 += others0 * (h0 - 1);
+        G1 += others1 * (h1 - 1);
+        dB0 = 0 + others0 * hw0;
+        dB1 = 0 + others1 * hw1;
+      } else {
+        const diff = h0 * hw0 + h1 * hw1 - load<f64>(y + ((<usize>(b + 1)) << 3));
+        sse += diff * diff;
+        const d = scale * diff;
+        G0 += h0 * d;
+        G1 += h1 * d;
+        dB0 = 0 + hw0 * d;
+        dB1 = 0 + hw1 * d;
+      }
+    }
+    const eA0 = <f32>dA0;
+    const eA1 = <f32>dA1;
+    const eB0 = <f32>dB0;
+    const eB1 = <f32>dB1;
+    const vA0 = f32x4.splat(eA0);
+    const vA1 = f32x4.splat(eA1);
+    const vB0 = f32x4.splat(eB0);
+    const vB1 = f32x4.splat(eB1);
+    let j = 0;
+    for (; j < n4; j += 4) {
+      const o = (<usize>j) << 2;
+      const xv = v128.load(xr + o);
+      const yv = v128.load(xs + o);
+      v128.store(g0 + o, f32x4.add(f32x4.add(v128.load(g0 + o), f32x4.mul(xv, vA0)), f32x4.mul(yv, vB0)));
+      v128.store(g1 + o, f32x4.add(f32x4.add(v128.load(g1 + o), f32x4.mul(xv, vA1)), f32x4.mul(yv, vB1)));
+    }
+    for (; j < n; j++) {
+      const o = (<usize>j) << 2;
+      const xi = load<f32>(xr + o);
+      const yi = load<f32>(xs + o);
+      store<f32>(g0 + o, load<f32>(g0 + o) + xi * eA0 + yi * eB0);
+      store<f32>(g1 + o, load<f32>(g1 + o) + xi * eA1 + yi * eB1);
+    }
+  }
+  for (; b < rows; b++) {
     const xr = x + <usize>b * rowBytes;
     // The two sums: the order of `sums` (eight-wide with two accumulators per weight row, then the
     // scalar tail; for n < 8 the scalar chain from 0 of `sumsShortRows`).
