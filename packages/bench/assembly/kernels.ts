@@ -2,11 +2,13 @@
  * WebAssembly SIMD (f32x4) kernels for the fused trainer's heavy loops: the weighted sums of a first
  * layer over a whole batch, their weight gradients, and log(|x| + ε). AssemblyScript, compiled by
  * `pnpm --filter @nalm/bench build:wasm` into wasm/kernels.wasm (committed; a test checks that it is
- * up to date). Everything else (the per-row heads, Adam, regularisers) stays in TypeScript: it is
- * O(outputs) per row, and keeping it there keeps each formula in one place (src/fast/*.ts).
+ * up to date). Also: training data (`fillLanes`), targets, the whole step of the two-layer pair-head
+ * models (`stepPairHead`) and Adam (`adam`, float64), each the same operations in the same order as
+ * its TypeScript definition. Everything else (the per-row heads, regularisers) stays in TypeScript:
+ * it is O(outputs) per row, and keeping it there keeps each formula in one place (src/fast/*.ts).
  *
- * All arrays are f32, row-major, addressed by byte pointers into this module's memory, which the
- * TypeScript side manages (src/fast/wasm.ts). Lengths are element counts.
+ * Arrays are f32 unless said otherwise, row-major, addressed by byte pointers into this module's
+ * memory, which the TypeScript side manages (src/fast/wasm.ts). Lengths are element counts.
  */
 
 // @ts-expect-error: AssemblyScript built-in, resolved by asc
@@ -969,4 +971,56 @@ export function stepPairHead(
   store<f64>(out, sse);
   store<f64>(out, G0, 8);
   store<f64>(out, G1, 16);
+}
+
+/**
+ * One Adam step over n float64 parameters: the operations of src/fast/model.ts `Adam.step` in the
+ * same order, two parameters per f64x2 (IEEE division and square root, no fused multiply-add, so
+ * the same doubles): m ← β1 m + k1 g, v ← β2 v + k2 g², p ← p − lr (m / c1) / (√(v / c2) + ε), with
+ * k1 = 1 − β1, k2 = 1 − β2 and the bias corrections c1, c2 from the caller. The divisions and the
+ * square root dominate, and f64x2 halves them.
+ */
+export function adam(
+  p: usize,
+  g: usize,
+  m: usize,
+  v: usize,
+  n: i32,
+  lr: f64,
+  beta1: f64,
+  beta2: f64,
+  k1: f64,
+  k2: f64,
+  c1: f64,
+  c2: f64,
+  eps: f64,
+): void {
+  const vlr = f64x2.splat(lr);
+  const vb1 = f64x2.splat(beta1);
+  const vb2 = f64x2.splat(beta2);
+  const vk1 = f64x2.splat(k1);
+  const vk2 = f64x2.splat(k2);
+  const vc1 = f64x2.splat(c1);
+  const vc2 = f64x2.splat(c2);
+  const veps = f64x2.splat(eps);
+  let k = 0;
+  for (; k + 2 <= n; k += 2) {
+    const o = (<usize>k) << 3;
+    const gk = v128.load(g + o);
+    const mk = f64x2.add(f64x2.mul(vb1, v128.load(m + o)), f64x2.mul(vk1, gk));
+    const vk = f64x2.add(f64x2.mul(vb2, v128.load(v + o)), f64x2.mul(vk2, f64x2.mul(gk, gk)));
+    v128.store(m + o, mk);
+    v128.store(v + o, vk);
+    const den = f64x2.add(f64x2.sqrt(f64x2.div(vk, vc2)), veps);
+    v128.store(p + o, f64x2.sub(v128.load(p + o), f64x2.div(f64x2.mul(vlr, f64x2.div(mk, vc1)), den)));
+  }
+  for (; k < n; k++) {
+    const o = (<usize>k) << 3;
+    const gk = load<f64>(g + o);
+    const mk = beta1 * load<f64>(m + o) + k1 * gk;
+    const vk = beta2 * load<f64>(v + o) + k2 * (gk * gk);
+    store<f64>(m + o, mk);
+    store<f64>(v + o, vk);
+    store<f64>(p + o, load<f64>(p + o) - (lr * (mk / c1)) / (Math.sqrt(vk / c2) + eps));
+  }
 }
