@@ -411,18 +411,22 @@ export function logAbs(x: usize, out: usize, count: i32, eps: f32): void {
   }
 }
 
-/** A draw's float value: one interval, or two picked by the top bit (see fillLanes). */
-function drawValue(u: v128, lo0: v128, lo1: v128, w: v128, two: bool): v128 {
+/**
+ * A draw's float value: one interval, or two picked by the top bit (see fillLanes). `scale` is 2⁻²⁴
+ * and `mask` 0xffffff in every lane, splat by the caller before its loop (see LOG_CONSTANTS).
+ */
+function drawValue(u: v128, lo0: v128, lo1: v128, w: v128, scale: v128, mask: v128, two: bool): v128 {
   if (two) {
-    const pos = f32x4.mul(
-      f32x4.convert_i32x4_s(v128.and(i32x4.shr_u(u, 7), i32x4.splat(0xffffff))),
-      f32x4.splat(5.9604644775390625e-8),
-    );
+    const pos = f32x4.mul(f32x4.convert_i32x4_s(v128.and(i32x4.shr_u(u, 7), mask)), scale);
     return f32x4.add(v128.bitselect(lo1, lo0, i32x4.shr_s(u, 31)), f32x4.mul(w, pos));
   }
-  const pos = f32x4.mul(f32x4.convert_i32x4_s(i32x4.shr_u(u, 8)), f32x4.splat(5.9604644775390625e-8));
+  const pos = f32x4.mul(f32x4.convert_i32x4_s(i32x4.shr_u(u, 8)), scale);
   return f32x4.add(lo0, f32x4.mul(w, pos));
 }
+
+const DRAW_SCALE = memory.data<f32>([5.9604644775390625e-8]);
+/** 0xffffff (the two-interval position's mask), then xoshiro128**'s multipliers 5 and 9. */
+const DRAW_MASK = memory.data<i32>([0xffffff, 5, 9]);
 
 function storeTail(o: usize, v: v128, n: i32): void {
   if (n > 0) store<f32>(o, f32x4.extract_lane(v, 0));
@@ -459,16 +463,21 @@ export function fillLanes(
   const vlo0 = f32x4.splat(lo0);
   const vlo1 = f32x4.splat(lo1);
   const vw = f32x4.splat(width);
+  const scale = v128.load32_splat(DRAW_SCALE);
+  const mask = v128.load32_splat(DRAW_MASK);
+  const five = v128.load32_splat(DRAW_MASK, 4);
+  const nine = v128.load32_splat(DRAW_MASK, 8);
   const isTwo = two != 0;
   for (let j = 0; j < count; j += 8) {
     // xoshiro128**: u = rotl(s1 · 5, 7) · 9, then the state update, for both groups. The products
-    // are shifts and adds: i32x4.mul has a long latency on x86.
-    const ma = i32x4.add(i32x4.shl(a1, 2), a1);
-    const mb = i32x4.add(i32x4.shl(b1, 2), b1);
+    // feed only the output, not the state's chain from one step to the next, so i32x4.mul's latency
+    // is hidden, and one multiplication costs fewer slots than a shift and an add.
+    const ma = i32x4.mul(a1, five);
+    const mb = i32x4.mul(b1, five);
     const ra = v128.or(i32x4.shl(ma, 7), i32x4.shr_u(ma, 25));
     const rb = v128.or(i32x4.shl(mb, 7), i32x4.shr_u(mb, 25));
-    const ua = i32x4.add(i32x4.shl(ra, 3), ra);
-    const ub = i32x4.add(i32x4.shl(rb, 3), rb);
+    const ua = i32x4.mul(ra, nine);
+    const ub = i32x4.mul(rb, nine);
     const ta = i32x4.shl(a1, 9);
     const tb = i32x4.shl(b1, 9);
     a2 = v128.xor(a2, a0);
@@ -483,8 +492,8 @@ export function fillLanes(
     b2 = v128.xor(b2, tb);
     a3 = v128.or(i32x4.shl(a3, 11), i32x4.shr_u(a3, 21));
     b3 = v128.or(i32x4.shl(b3, 11), i32x4.shr_u(b3, 21));
-    const va = drawValue(ua, vlo0, vlo1, vw, isTwo);
-    const vb = drawValue(ub, vlo0, vlo1, vw, isTwo);
+    const va = drawValue(ua, vlo0, vlo1, vw, scale, mask, isTwo);
+    const vb = drawValue(ub, vlo0, vlo1, vw, scale, mask, isTwo);
     const o = out + ((<usize>j) << 2);
     if (j + 8 <= count) {
       v128.store(o, va);

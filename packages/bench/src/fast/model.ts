@@ -181,8 +181,15 @@ export class FastModel {
 
   /** Recompute the effective weights from `p` (after any change of `p`). */
   prepare(): void {
-    for (const l of this.layers) l.prepare();
     const fb = this.first;
+    const layers = this.layers;
+    if (fb && fb.layer.prepareF32) {
+      // The first layer writes its float32 copies itself, in the pass that computes them.
+      fb.layer.prepareF32(this.trainViews(fb).w);
+      for (let k = 1; k < layers.length; k++) layers[k]!.prepare();
+      return;
+    }
+    for (const l of layers) l.prepare();
     if (fb) {
       const forms = fb.layer.forms;
       const w = this.trainViews(fb).w;
