@@ -1,8 +1,8 @@
 /**
  * The WebAssembly SIMD kernels (assembly/kernels.ts) against plain JavaScript: the lane stream bit
- * for bit, log(|x| + ε) to 1 ulp with exact special values, the batched sums and their gradients, and
- * the batched first layer of `FastModel` against the JavaScript path of the same kernels. Parity of the
- * whole fused trainer with the tfjs units is in fast-parity.test.ts.
+ * for bit, log(|x| + ε) to 1 ulp with exact special values, the batched sums and their gradients, Adam
+ * bit for bit, and the batched first layer of `FastModel` against the JavaScript path of the same
+ * kernels. Parity of the whole fused trainer with the tfjs units is in fast-parity.test.ts.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -14,7 +14,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '@nalm/units';
 import type { RunConfig } from '../src/config.js';
 import type { FastModel } from '../src/fast/index.js';
-import { Arena, initialFastModel } from '../src/fast/index.js';
+import { Adam, Arena, initialFastModel } from '../src/fast/index.js';
 import { FormLayer } from '../src/fast/kernel.js';
 import { LANES, LaneStream, laneRange } from '../src/tasks/lanes.js';
 import { rangeSampler } from '../src/tasks/range.js';
@@ -176,6 +176,39 @@ describe('logAbs: log(|x| + ε) in SIMD', () => {
         },
       ),
       { numRuns: 200 },
+    );
+  });
+});
+
+describe('Adam: the wasm step (with an arena) equals the JavaScript step bit for bit', () => {
+  it('for any parameter count (odd ones too), gradients with zeros and signed zeros, and many steps', () => {
+    const arena = new Arena();
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 32, max: 301 }),
+        fc.integer({ min: 0, max: 2 ** 31 }),
+        fc.constantFrom(1e-3, 0.05),
+        (n, seed, lr) => {
+          let s = seed;
+          const rnd = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+          const js = new Adam(n, lr, 0.9, 0.999, 1e-8);
+          const wasm = new Adam(n, lr, 0.9, 0.999, 1e-8, arena);
+          const p = Float64Array.from({ length: n }, rnd);
+          const q = p.slice();
+          for (let t = 0; t < 40; t++) {
+            const g = Float64Array.from({ length: n }, (_, k) => {
+              const r = rnd();
+              return k % 11 === 0 ? 0 : k % 13 === 0 ? -0 : r * 10 ** (4 * r);
+            });
+            js.step(p, g);
+            wasm.step(q, g);
+            // Memory growth between steps detaches views: the step must remake its own.
+            if (t === 20) arena.allocF32(70000);
+          }
+          for (let k = 0; k < n; k++) expect(Object.is(p[k], q[k]), `p[${k}]`).toBe(true);
+        },
+      ),
+      { numRuns: 40 },
     );
   });
 });

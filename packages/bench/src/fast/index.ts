@@ -149,7 +149,7 @@ export async function fastTrainReplicas(opts: TrainReplicasOptions): Promise<Run
     return {
       spec,
       model,
-      adam: new Adam(model.p.length, config.lr, 0.9, 0.999, 1e-8),
+      adam: new Adam(model.p.length, config.lr, 0.9, 0.999, 1e-8, arena),
       task,
       interpolation: evalSet(spec, task, 'interpolation'),
       extrapolation: evalSet(spec, task, 'extrapolation'),

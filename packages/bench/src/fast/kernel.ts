@@ -125,6 +125,11 @@ export abstract class FormLayer implements FastLayer {
   /** d loss / d s of the rows last passed to `forwardSums`; accumulates gradients not in the forms (biases). */
   abstract backwardSums(dOut: Float64Array, rows: number, ds: Float64Array): void;
   abstract prepare(): void;
+  /**
+   * Optional: `prepare()`, also writing each form's effective weights rounded to float32 into
+   * `w32[form]` (the batched first layer's copies) in the same pass.
+   */
+  prepareF32?(w32: readonly Float32Array[]): void;
   abstract zeroGrad(): void;
   abstract finishGrad(): void;
   abstract sparsityError(): number;

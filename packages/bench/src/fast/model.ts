@@ -181,8 +181,15 @@ export class FastModel {
 
   /** Recompute the effective weights from `p` (after any change of `p`). */
   prepare(): void {
-    for (const l of this.layers) l.prepare();
     const fb = this.first;
+    const layers = this.layers;
+    if (fb && fb.layer.prepareF32) {
+      // The first layer writes its float32 copies itself, in the pass that computes them.
+      fb.layer.prepareF32(this.trainViews(fb).w);
+      for (let k = 1; k < layers.length; k++) layers[k]!.prepare();
+      return;
+    }
+    for (const l of layers) l.prepare();
     if (fb) {
       const forms = fb.layer.forms;
       const w = this.trainViews(fb).w;
@@ -325,7 +332,6 @@ export class FastModel {
     const I = layers[0]!.inputSize;
     const O = this.outWidth;
     for (const l of layers) l.zeroGrad();
-    this.blockRoom(batch);
     const fb = this.first;
     if (fb) this.ensureCapacity(fb, batch);
     const views = fb ? this.trainViews(fb) : null;
@@ -337,8 +343,10 @@ export class FastModel {
       if (x !== xv && (x.buffer !== xv.buffer || x.byteOffset !== xv.byteOffset)) {
         xv.set(x.subarray(0, batch * I));
       }
+      // A native copy (the targets of a training batch fill y exactly; else a loop over the batch).
       const yv = views.y;
-      for (let b = 0; b < batch; b++) yv[b] = y[b]!;
+      if (y.length === batch && yv.length === batch) yv.set(y);
+      else for (let b = 0; b < batch; b++) yv[b] = y[b]!;
       const head = layers[1]!;
       const hw = head.pairHeadWeights!();
       k.stepPairHead(
@@ -366,6 +374,8 @@ export class FastModel {
       }
       return loss;
     }
+    // The per-layer block buffers (the whole-batch kernel above needs none).
+    this.blockRoom(batch);
     if (fb && views) {
       const k = fb.arena.k;
       const xv = views.x;
@@ -495,13 +505,16 @@ export class FastModel {
 /**
  * Adam as tfjs (and PyTorch) compute it: m ← β1 m + (1 − β1) g, v ← β2 v + (1 − β2) g²,
  * p ← p − lr · (m / (1 − β1^t)) / (√(v / (1 − β2^t)) + ε), with β^t kept as a running product like
- * tfjs's accBeta.
+ * tfjs's accBeta. Given an arena, m and v live in its memory and the step runs in the wasm kernel
+ * `adam` (the same operations in the same order, two parameters per SIMD instruction, so the same
+ * doubles); p and g are copied in and p out, which costs far less than the divisions it halves.
  */
 export class Adam {
   private readonly m: Float64Array;
   private readonly v: Float64Array;
   private accBeta1: number;
   private accBeta2: number;
+  private readonly wasm: AdamBuffers | null;
 
   constructor(
     n: number,
@@ -509,9 +522,25 @@ export class Adam {
     private readonly beta1 = 0.9,
     private readonly beta2 = 0.999,
     private readonly epsilon = 1e-8,
+    arena?: Arena,
   ) {
-    this.m = new Float64Array(n);
-    this.v = new Float64Array(n);
+    // A few parameters (the simple task's) step as fast in JavaScript as the copies would cost.
+    this.wasm =
+      arena !== undefined && n >= ADAM_WASM_MIN
+        ? {
+            arena,
+            n,
+            pPtr: arena.allocF32(2 * n),
+            gPtr: arena.allocF32(2 * n),
+            mPtr: arena.allocF32(2 * n),
+            vPtr: arena.allocF32(2 * n),
+            viewBuffer: null,
+            p: null,
+            g: null,
+          }
+        : null;
+    this.m = new Float64Array(this.wasm ? 0 : n);
+    this.v = new Float64Array(this.wasm ? 0 : n);
     this.accBeta1 = beta1;
     this.accBeta2 = beta2;
   }
@@ -522,17 +551,50 @@ export class Adam {
     const c2 = 1 - this.accBeta2;
     const k1 = 1 - beta1;
     const k2 = 1 - beta2;
-    for (let k = 0; k < p.length; k++) {
-      const gk = g[k]!;
-      const mk = beta1 * m[k]! + k1 * gk;
-      const vk = beta2 * v[k]! + k2 * (gk * gk);
-      m[k] = mk;
-      v[k] = vk;
-      p[k] = p[k]! - (lr * (mk / c1)) / (Math.sqrt(vk / c2) + epsilon);
+    const w = this.wasm;
+    if (w !== null) {
+      if (p.length !== w.n || g.length !== w.n) {
+        throw new RangeError(`Adam.step: p and g must hold ${w.n} values`);
+      }
+      const buffer = w.arena.memoryBuffer;
+      if (w.viewBuffer !== buffer || w.p === null || w.g === null) {
+        w.viewBuffer = buffer;
+        w.p = new Float64Array(buffer, w.pPtr, w.n);
+        w.g = new Float64Array(buffer, w.gPtr, w.n);
+      }
+      w.p.set(p);
+      w.g.set(g);
+      w.arena.k.adam(w.pPtr, w.gPtr, w.mPtr, w.vPtr, w.n, lr, beta1, beta2, k1, k2, c1, c2, epsilon);
+      p.set(w.p);
+    } else {
+      for (let k = 0; k < p.length; k++) {
+        const gk = g[k]!;
+        const mk = beta1 * m[k]! + k1 * gk;
+        const vk = beta2 * v[k]! + k2 * (gk * gk);
+        m[k] = mk;
+        v[k] = vk;
+        p[k] = p[k]! - (lr * (mk / c1)) / (Math.sqrt(vk / c2) + epsilon);
+      }
     }
     this.accBeta1 *= beta1;
     this.accBeta2 *= beta2;
   }
+}
+
+/** Fewest parameters for which `Adam` uses the wasm kernel (when it has an arena). */
+const ADAM_WASM_MIN = 32;
+
+/** An `Adam`'s state in wasm memory: p and g staging, m and v; views remade when the memory grew. */
+interface AdamBuffers {
+  arena: Arena;
+  n: number;
+  pPtr: number;
+  gPtr: number;
+  mPtr: number;
+  vPtr: number;
+  viewBuffer: ArrayBuffer | null;
+  p: Float64Array | null;
+  g: Float64Array | null;
 }
 
 /** The units of a model that the fast path can run, or null if any layer has no kernel. */

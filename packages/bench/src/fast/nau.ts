@@ -33,6 +33,19 @@ export class NauKernel extends FormLayer {
     for (let i = 0; i < I; i++) for (let o = 0; o < O; o++) we[o * I + i] = clamp(p[i * O + o]!, -1, 1);
   }
 
+  /** `prepare` and the float32 copy of the one form's weights in one pass (every training step). */
+  override prepareF32(w32: readonly Float32Array[]): void {
+    const { p, we, inputSize: I, outputSize: O } = this;
+    const dst = w32[0]!;
+    for (let i = 0; i < I; i++) {
+      for (let o = 0; o < O; o++) {
+        const v = clamp(p[i * O + o]!, -1, 1);
+        we[o * I + i] = v;
+        dst[o * I + i] = v;
+      }
+    }
+  }
+
   zeroGrad(): void {
     this.ge.fill(0);
   }

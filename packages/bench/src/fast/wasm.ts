@@ -68,6 +68,21 @@ interface KernelExports {
     hw1: number,
     scale: number,
   ): void;
+  adam(
+    p: number,
+    g: number,
+    m: number,
+    v: number,
+    n: number,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    k1: number,
+    k2: number,
+    c1: number,
+    c2: number,
+    eps: number,
+  ): void;
   targets(
     x: number,
     y: number,
