@@ -5,7 +5,12 @@ import type { NsrRunConfig } from '../src/nsr/config.js';
 import { nsrModelOptions, validateNsrRun } from '../src/nsr/config.js';
 import { recordLine } from '../src/store/codec.js';
 import type { Float64Params } from '../src/nsr/float64.js';
-import { float64LossAndGrad, initFloat64Params, trainFloat64Replica } from '../src/nsr/float64.js';
+import {
+  float64LossAndGrad,
+  initFloat64Params,
+  trainFloat64Replica,
+  trainNsrFloat64,
+} from '../src/nsr/float64.js';
 import type { NsrModelName } from '../src/nsr/models.js';
 import { architectureOutput, createVars, modelLayers } from '../src/nsr/models.js';
 import { trainNsrModel } from '../src/nsr/trainer.js';
@@ -180,6 +185,18 @@ describe('float64 trainer vs the tfjs units', () => {
           );
         });
       }
+  });
+
+  it('lets a stop request in while it trains (a timer fires mid-run, not at the end)', async () => {
+    // A stop flag set by a timer (as SIGTERM's handler sets it) needs the event loop to run during
+    // training; a run that never yields trains all its epochs (here ~1 min) and returns records.
+    const c = { ...taskCfg('piecewise', 'nsr', 'gt', 100_000, 'float64'), redundancy: 2 };
+    let stop = false;
+    setTimeout(() => (stop = true), 200);
+    const t0 = Date.now();
+    const out = await trainNsrFloat64({ replicas: [{ config: c, seed: 1 }], shouldStop: () => stop });
+    expect(out).toBeNull();
+    expect(Date.now() - t0).toBeLessThan(10_000);
   });
 
   it('is deterministic: the same seed gives the same record', () => {

@@ -633,11 +633,23 @@ export interface Float64Hooks {
   shouldStop?: () => boolean;
 }
 
+type TrainedReplica = { params: Float64Params; record: NsrRecord };
+
 /** Train one replica. A record depends only on its configuration and seed. */
-export function trainFloat64Replica(
-  replica: NsrReplica,
-  hooks: Float64Hooks = {},
-): { params: Float64Params; record: NsrRecord } | null {
+export function trainFloat64Replica(replica: NsrReplica, hooks: Float64Hooks = {}): TrainedReplica | null {
+  const training = replicaTraining(replica, hooks);
+  for (;;) {
+    const r = training.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * The training of one replica, pausing (yield) every 1000 epochs: the async trainer lets the event
+ * loop run there, or a stop request (SIGINT/SIGTERM, a worker pool's stop) would wait for the end
+ * of a 500,000-epoch run.
+ */
+function* replicaTraining(replica: NsrReplica, hooks: Float64Hooks): Generator<void, TrainedReplica | null> {
   const c = replica.config;
   const layers = modelLayers(c.task.kind, c.model, nsrModelOptions(c));
   const p = initFloat64Params(layers, replica.seed);
@@ -680,6 +692,7 @@ export function trainFloat64Replica(
     if (epoch % 1000 === 0) {
       hooks.onProgress?.(epoch, loss);
       if (hooks.shouldStop?.()) return null;
+      yield;
     }
   }
   const limit = maxResolvedValue(c.numeric);
@@ -722,7 +735,7 @@ export async function trainNsrFloat64(opts: NsrTrainOptions): Promise<NsrRecord[
   const every = opts.progressEvery ?? 1000;
   for (const [r, s] of specs.entries()) {
     const E = s.config.epochs;
-    const out = trainFloat64Replica(s, {
+    const training = replicaTraining(s, {
       shouldStop: opts.shouldStop,
       onProgress: (epoch, loss) => {
         if (epoch % every === 0)
@@ -734,9 +747,13 @@ export async function trainNsrFloat64(opts: NsrTrainOptions): Promise<NsrRecord[
           });
       },
     });
-    if (out === null) return null;
-    records.push(out.record);
-    await nextTick();
+    let step;
+    do {
+      await nextTick();
+      step = training.next();
+    } while (!step.done);
+    if (step.value === null) return null;
+    records.push(step.value.record);
   }
   return records;
 }
