@@ -210,9 +210,12 @@ describe('cli', () => {
   });
 
   it("--redundancy sets the NSR's operand pairs only; R = 1 leaves the configuration (and its key) as before", () => {
-    // The piecewise presets' NSR runs 5 pairs (nsr.md: one pair finds the gate in about half the seeds).
+    // The piecewise preset's NSR runs 10 pairs, the quick one 5 (nsr.md: one pair finds the gate in
+    // about half the seeds).
     const preset = resolveNsrRun({ preset: 'nsr-piecewise' }).configs;
-    expect(preset.filter((c) => c.model === 'nsr').map((c) => c.redundancy)).toEqual([5, 5]);
+    expect(preset.filter((c) => c.model === 'nsr').map((c) => c.redundancy)).toEqual([10, 10]);
+    const quick = resolveNsrRun({ preset: 'nsr-piecewise-quick' }).configs;
+    expect(quick.filter((c) => c.model === 'nsr').map((c) => c.redundancy)).toEqual([5]);
     const r1 = resolveNsrRun({ preset: 'nsr-piecewise', redundancy: 1 }).configs;
     expect(r1.every((c) => !('redundancy' in c))).toBe(true);
     const r4 = resolveNsrRun({ preset: 'nsr-piecewise', redundancy: 4 }).configs;
