@@ -100,6 +100,7 @@ function nsrGate(S: number, zeta: number, R: number): Gate {
   const gwz = new Float64Array(R);
   let gb = 0;
   const sel0 = new Float64Array(R);
+  const row = new Float64Array(S); // row i's candidates, read once for all R pairs
   const softmax = (v: Float64Array, out: Float64Array) => {
     for (let r = 0; r < R; r++) {
       let m = -Infinity;
@@ -127,14 +128,14 @@ function nsrGate(S: number, zeta: number, R: number): Gate {
       const T = tanhOf(slot, n);
       const Y = yOf(slot, n);
       for (let i = 0; i < n; i++) {
+        for (let j = 0; j < S; j++) row[j] = cols[j]![i]!;
         let u = b;
         for (let r = 0; r < R; r++) {
           let o1 = 0;
           let o2 = 0;
           for (let j = 0; j < S; j++) {
-            const c = cols[j]![i]!;
-            o1 += c * p1[j * R + r]!;
-            o2 += c * p2[j * R + r]!;
+            o1 += row[j]! * p1[j * R + r]!;
+            o2 += row[j]! * p2[j * R + r]!;
           }
           const t = Math.tanh(zeta * (o1 - o2));
           T[i * R + r] = t;
@@ -151,13 +152,15 @@ function nsrGate(S: number, zeta: number, R: number): Gate {
         const y = Y[i]!;
         const du = dy[i]! * y * (1 - y);
         gb += du;
+        for (let j = 0; j < S; j++) row[j] = cols[j]![i]!;
         let dc = 0;
         for (let r = 0; r < R; r++) {
           const t = T[i * R + r]!;
           gws[r]! += du * t;
           gwz[r]! += du * (1 - 2 * t * t);
           const dd = du * (ws[r]! - 4 * t * wz[r]!) * zeta * (1 - t * t);
-          for (let j = 0; j < S; j++) gp1[j * R + r]! += dd * cols[j]![i]!;
+          for (let j = 0; j < S; j++) gp1[j * R + r]! += dd * row[j]!;
+          // The first term as is, not 0 + term: R = 1 keeps the one-pair code's −0 (records unchanged).
           dc = r === 0 ? dd * sel0[0]! : dc + dd * sel0[r]!;
         }
         if (dc0) dc0[i] = dc;
