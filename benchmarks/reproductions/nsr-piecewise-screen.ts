@@ -1,9 +1,11 @@
 // Issue 18: does the piecewise NSR find its gate? A seed's outcome is sealed within ~10,000 epochs
 // (nsr.md), so short runs screen many seeds: the preset's NSR configuration with `epochs` replaced
 // (regulariser from the same fraction, 8% of the epochs), one seed at a time on the float64 trainer.
-// "found" = training MAE < 1 at the end (failing seeds sit on plateaus at MAE 3–40).
+// "found" = training MAE < 1 at the end (failing seeds sit on plateaus at MAE 3–40); "reach" = the
+// largest test magnitude 2^k up to which every magnitude is right (and the gate's own reach).
 //   node --conditions=@nalm/source --import tsx benchmarks/reproductions/nsr-piecewise-screen.ts \
-//     [--op gt|eq] [--redundancy R] [--seeds 0..9] [--epochs 30000] [--uniform-selections]
+//     [--op gt|eq] [--redundancy R] [--selection-penalty λ (default: the preset's)] [--regularize-from 0.08] [--seeds 0..9]
+//     [--epochs 30000] [--uniform-selections]
 // --uniform-selections starts both operand selections at V = 0 (d ≡ 0 at init: no saturated row).
 import { nsrDef } from '@nalm/units';
 import { expandNsrPreset, getNsrPreset, trainFloat64Replica } from '@nalm/bench';
@@ -17,6 +19,7 @@ const op = arg('op', 'gt');
 const redundancy = Number(arg('redundancy', '5'));
 const seeds = parseSeeds(arg('seeds', '0..9'));
 const epochs = Number(arg('epochs', '30000'));
+
 if (process.argv.includes('--uniform-selections')) {
   const init = nsrDef.init;
   nsrDef.init = (param, ...rest) =>
@@ -28,18 +31,41 @@ const base = expandNsrPreset(getNsrPreset('nsr-piecewise')!).find(
   (c) => c.model === 'nsr' && c.task.op === op,
 );
 if (!base) throw new Error(`--op ${op}: use gt or eq.`);
-const config = { ...base, epochs, redundancy };
+// Default: the preset's selection penalty; --selection-penalty 0 runs without it (the reference).
+const { selectionPenalty: presetPenalty, ...reference } = base;
+const selectionPenalty = Number(arg('selection-penalty', String(presetPenalty ?? 0)));
+const config = {
+  ...reference,
+  epochs,
+  redundancy,
+  ...(selectionPenalty > 0 ? { selectionPenalty } : {}),
+  regularizeFrom: Number(arg('regularize-from', String(base.regularizeFrom))),
+};
 const out: string[] = [];
 let found = 0;
+let reached = 0;
 const t0 = performance.now();
 for (const seed of seeds) {
   let loss = NaN;
-  trainFloat64Replica({ config, seed }, { onProgress: (_e, l) => (loss = l) });
+  const { record } = trainFloat64Replica({ config, seed }, { onProgress: (_e, l) => (loss = l) })!;
+  // The largest 2^k up to which every magnitude is right (null: not even the first).
+  const reachOf = (ok: (p: (typeof record.points)[number]) => boolean) => {
+    const first = record.points.findIndex((p) => !ok(p));
+    return first < 0 ? record.points.at(-1)!.exponent : first > 0 ? record.points[first - 1]!.exponent : null;
+  };
+  const show = (k: number | null) => (k === null ? '-' : `2^${k}`);
+  const reach = reachOf((p) => p.success);
+  const gateReach = reachOf((p) => p.gateSuccess === true);
+  const firstWrong = record.points.findIndex((p) => !p.success);
   if (loss < 1) found++;
-  out.push(`${seed}:${loss.toFixed(2)}`);
-  process.stderr.write(`  seed ${seed}: train MAE ${loss.toFixed(4)}\n`);
+  if (firstWrong < 0) reached++;
+  out.push(`${seed}:${loss.toFixed(2)}/${show(reach)}/gate ${show(gateReach)}`);
+  process.stderr.write(
+    `  seed ${seed}: train MAE ${loss.toFixed(4)}, right to ${show(reach)}, gate right to ${show(gateReach)}\n`,
+  );
 }
 console.log(
-  `piecewise ${op}, R = ${redundancy}, ${epochs} epochs${process.argv.includes('--uniform-selections') ? ', uniform selections' : ''}: ` +
-    `found ${found}/${seeds.length}  ${out.join(' ')}  (${((performance.now() - t0) / 1000).toFixed(0)} s)`,
+  `piecewise ${op}, R = ${redundancy}, selection penalty ${selectionPenalty} from epoch ${Math.floor(config.regularizeFrom * epochs)}, ` +
+    `${epochs} epochs${process.argv.includes('--uniform-selections') ? ', uniform selections' : ''}: ` +
+    `found ${found}/${seeds.length}, right at every magnitude ${reached}/${seeds.length}  ${out.join(' ')}  (${((performance.now() - t0) / 1000).toFixed(0)} s)`,
 );

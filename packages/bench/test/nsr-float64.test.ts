@@ -12,7 +12,7 @@ import {
   trainNsrFloat64,
 } from '../src/nsr/float64.js';
 import type { NsrModelName } from '../src/nsr/models.js';
-import { architectureOutput, createVars, modelLayers } from '../src/nsr/models.js';
+import { architectureOutput, createVars, modelLayers, regularizationPenalty } from '../src/nsr/models.js';
 import { trainNsrModel } from '../src/nsr/trainer.js';
 import { testData, testPoints, trainingData } from '../src/nsr/tasks.js';
 import type { CompareOp, NsrTaskKind } from '../src/nsr/tasks.js';
@@ -84,10 +84,7 @@ function tfjsLossAndGrad(c: NsrRunConfig, seed: number, withReg: boolean) {
     () => {
       let loss = tf.mean(tf.abs(tf.sub(architectureOutput(c.task.kind, c.model, layers, vars, x).pred, y)));
       if (withReg)
-        for (const l of layers) {
-          const r = l.def.regularizers?.(vars[l.name]!, l.options);
-          if (r?.sparsity) loss = tf.add(loss, tf.sum(r.sparsity));
-        }
+        loss = tf.add(loss, tf.sum(regularizationPenalty(layers, vars, 1, c.selectionPenalty ?? 0)));
       return loss as tf.Scalar;
     },
     names.map(([, v]) => v),
@@ -147,6 +144,19 @@ describe('float64 trainer vs the tfjs units', () => {
       expect(modelLayers(kind, 'nsr', nsrModelOptions(c))[0]!.options).toMatchObject({ redundancy: 3 });
       expectSameLossAndGrads(c, false);
     }
+  });
+
+  it("has the same loss and gradients with the NSR's selection regulariser (R = 1 and 3, every task)", () => {
+    for (const [kind, op] of VARIANTS)
+      for (const redundancy of [1, 3]) {
+        const c = { ...taskCfg(kind, 'nsr', op), redundancy, selectionPenalty: 0.7 };
+        expectSameLossAndGrads(c, true);
+        // The term is there: the loss differs from the run without it by λ × the mean entropy (> 0 at init).
+        const p = initFloat64Params(modelLayers(kind, 'nsr', nsrModelOptions(c)), 3);
+        const d = trainingData(c.task, 3);
+        const without = float64LossAndGrad({ ...c, selectionPenalty: 0 }, p, d, true, null);
+        expect(float64LossAndGrad(c, p, d, true, null) - without).toBeGreaterThan(0.01);
+      }
   });
 
   it('follows the same training trajectory and scores the same on every task', async () => {

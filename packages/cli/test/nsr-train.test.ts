@@ -228,10 +228,31 @@ describe('cli', () => {
     expect(() => nsrKind.parse({ ...r4[0]!, redundancy: 1.5 })).toThrow(/redundancy must be a whole number/);
   });
 
+  it("--selection-penalty sets the NSR's selection regulariser only; 0 leaves the configuration as the reference's", () => {
+    const r0 = resolveNsrRun({ preset: 'nsr-piecewise', selectionPenalty: 0 }).configs;
+    expect(r0.every((c) => !('selectionPenalty' in c))).toBe(true);
+    const r = resolveNsrRun({ preset: 'nsr-piecewise', selectionPenalty: 0.05 }).configs;
+    expect(r.filter((c) => c.model === 'nsr').map((c) => c.selectionPenalty)).toEqual([0.05, 0.05]);
+    expect(r.filter((c) => c.model !== 'nsr').every((c) => !('selectionPenalty' in c))).toBe(true);
+    const nsr0 = r0.find((c) => c.model === 'nsr')!;
+    expect(nsrConfigKey(r.find((c) => c.model === 'nsr')!)).not.toBe(nsrConfigKey(nsr0));
+    expect(() => resolveNsrRun({ preset: 'nsr-piecewise', selectionPenalty: -1 })).toThrow(
+      /--selection-penalty: expected a number ≥ 0/,
+    );
+    const mlp = r0.find((c) => c.model === 'mlp')!;
+    expect(() => nsrKind.parse({ ...mlp, selectionPenalty: 0.1 })).toThrow(/the mlp gate has none/);
+    expect(() => nsrKind.parse({ ...nsr0, selectionPenalty: Number.NaN })).toThrow(
+      /selectionPenalty must be/,
+    );
+  });
+
   it('a static run refuses the NSR-only flags instead of ignoring them', () => {
     expect(() => resolveRun({ preset: 'quick', epochs: 5 })).toThrow(/--epochs applies to the NSR tasks/);
     expect(() => resolveRun({ preset: 'quick', redundancy: 3 })).toThrow(
       /--redundancy applies to the NSR tasks/,
+    );
+    expect(() => resolveRun({ preset: 'quick', selectionPenalty: 0.1 })).toThrow(
+      /--selection-penalty applies to the NSR tasks/,
     );
   });
 

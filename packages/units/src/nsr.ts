@@ -3,6 +3,12 @@
  * softmax, takes d = o1 − o2 and turns it into relaxed status bits: sign s = tanh(ζd) and zero
  * q = 1 − 2·tanh²(ζd); then y = σ(b + s·W± + q·W0) and the layer returns [y, 1 − y].
  * ζ is a fixed scale (not learned): it sets how small a difference the register resolves.
+ *
+ * Regulariser `selection`: the mean entropy of the 2R operand selections (nats; 0 when each picks
+ * one candidate, log S when uniform). Not in the NSR paper. Why it exists: a comparison of x0 and x1
+ * reads (d0 + d1)·x1 as well as d0·(x0 − x1), where d = softmax(V1) − softmax(V2); the leftover mass
+ * on the other candidates makes d0 + d1 ≠ 0, harmless on small training values, and flips the
+ * status bits once x1 reaches about |d0| / |d0 + d1|. Driving the selections to one-hot removes it.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { UnitLayerArgs } from './layer.js';
@@ -22,6 +28,14 @@ function softmaxOverCandidates(v: tf.Tensor): tf.Tensor {
   const axis = v.rank - 2;
   const e = tf.exp(tf.sub(v, tf.max(v, axis, true)));
   return tf.div(e, tf.sum(e, axis, true));
+}
+
+/** Entropy −Σ p log p of each softmax column of V [.., S, R] over S, from log-softmax (no 0·log 0). */
+function selectionEntropy(v: tf.Tensor): tf.Tensor {
+  const axis = v.rank - 2;
+  const shifted = tf.sub(v, tf.max(v, axis, true)); // tf.logSoftmax works on the last axis only
+  const logP = tf.sub(shifted, tf.log(tf.sum(tf.exp(shifted), axis, true)));
+  return tf.neg(tf.sum(tf.mul(tf.exp(logP), logP), axis));
 }
 
 /** The relaxed status bits of a difference d: sign s = tanh(ζd), zero q = 1 − 2 tanh²(ζd). */
@@ -66,6 +80,10 @@ export const nsrDef: UnitDef<NsrOptions> = {
     const y = tf.sigmoid(u);
     return tf.concat([y, tf.sub(1, y)], -1);
   },
+  regularizers: (p) => ({
+    // Mean over the 2R columns: a scalar, or [replicas] with a leading replica axis.
+    selection: tf.div(tf.add(tf.mean(selectionEntropy(p.V1!), -1), tf.mean(selectionEntropy(p.V2!), -1)), 2),
+  }),
   effectiveWeights: (p) => ({
     P1: softmaxOverCandidates(p.V1!),
     P2: softmaxOverCandidates(p.V2!),

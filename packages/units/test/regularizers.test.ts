@@ -16,6 +16,7 @@ import {
   modelSparsityError,
   nauDef,
   nmuDef,
+  nsrDef,
   sparsityErrorOf,
 } from '../src/index.js';
 import type { Mat } from './helpers.js';
@@ -99,6 +100,76 @@ describe('regulariser formulas', () => {
       expect(nau.sparsity!.dataSync()[0]).toBe(0);
       expect(nmu.sparsity!.dataSync()[0]).toBe(0);
     });
+  });
+
+  it('NSR selection: the mean entropy of the 2R softmax columns (log S uniform, → 0 one-hot), per replica', () => {
+    const entropy = (col: number[]) => {
+      const e = col.map(Math.exp);
+      const s = e.reduce((a, b) => a + b, 0);
+      return -e.reduce((h, v) => h + (v / s) * Math.log(v / s), 0);
+    };
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 2, max: 5 }).chain((S) =>
+          fc.integer({ min: 1, max: 3 }).chain((R) =>
+            (() => {
+              const matrix = fc.array(
+                fc.array(fc.double({ min: -30, max: 30, noNaN: true }).map(Math.fround), {
+                  minLength: R,
+                  maxLength: R,
+                }),
+                { minLength: S, maxLength: S },
+              );
+              return fc.tuple(matrix, matrix);
+            })(),
+          ),
+        ),
+        ([V1, V2]) => {
+          const R = V1[0]!.length;
+          const cols = (V: number[][]) => Array.from({ length: R }, (_, r) => V.map((row) => row[r]!));
+          const want = [...cols(V1), ...cols(V2)].map(entropy).reduce((a, b) => a + b, 0) / (2 * R);
+          const got = tf.tidy(
+            () =>
+              nsrDef.regularizers!(
+                { V1: tf.tensor2d(V1), V2: tf.tensor2d(V2) },
+                nsrDef.defaults,
+              ).selection!.dataSync()[0]!,
+          );
+          expect(Number.isFinite(got)).toBe(true);
+          expect(Math.abs(got - want)).toBeLessThan(1e-4 + 1e-4 * want);
+        },
+      ),
+      RUNS,
+    );
+    tf.tidy(() => {
+      const uniform = nsrDef.regularizers!({ V1: tf.zeros([5, 2]), V2: tf.zeros([5, 2]) }, nsrDef.defaults);
+      expect(uniform.selection!.dataSync()[0]).toBeCloseTo(Math.log(5), 5);
+      // One-hot to float32 precision: softmax of a logit 100 above the rest; no NaN from 0·log 0.
+      const hot = tf.tensor2d([[100], [0], [0]]);
+      expect(
+        nsrDef.regularizers!({ V1: hot, V2: hot }, nsrDef.defaults).selection!.dataSync()[0],
+      ).toBeLessThan(1e-30);
+      // With a replica axis [replicas, S, R]: one value per replica.
+      const two = nsrDef.regularizers!(
+        { V1: tf.stack([tf.zeros([3, 1]), hot]), V2: tf.stack([tf.zeros([3, 1]), hot]) },
+        nsrDef.defaults,
+      );
+      expect(two.selection!.shape).toEqual([2]);
+      expect(Array.from(two.selection!.dataSync())[0]).toBeCloseTo(Math.log(3), 5);
+    });
+  });
+
+  it("the NSR layer's `regularization: { selection: λ }` is accepted and adds λ·selection as a layer loss", () => {
+    const nsr = new NSR({ seed: 3, redundancy: 2, regularization: { selection: 0.5 } });
+    tf.dispose(nsr.apply(tf.ones([1, 4])) as tf.Tensor);
+    const [V1, V2] = nsr.getWeights();
+    const want = tf.tidy(
+      () => nsrDef.regularizers!({ V1: V1!, V2: V2! }, nsrDef.defaults).selection!.dataSync()[0]!,
+    );
+    expect(nsr.regularizationLoss().dataSync()[0]).toBeCloseTo(0.5 * want, 5);
+    expect(() => new NSR({ regularization: { sparsity: 1 } }).apply(tf.ones([1, 2]))).toThrow(
+      /no regulariser named 'sparsity'.*selection/,
+    );
   });
 });
 

@@ -20,6 +20,12 @@ export interface NsrRunConfig {
    * absent = 1, the reference's main runs, so records made before the field existed keep their key.
    */
   redundancy?: number;
+  /**
+   * Weight λ of the NSR's `selection` regulariser (units/src/nsr.ts: the mean entropy of its operand
+   * selections), on from `regularizeFrom` like the NAU sparsity term. Not in the NSR paper; absent = 0,
+   * the reference's runs, so older records keep their key.
+   */
+  selectionPenalty?: number;
   /** The NAU layers' sparsity regulariser is on from this fraction of the epochs (the reference: 0.8). */
   regularizeFrom: number;
   /** float32: the tfjs trainer (the units themselves); float64: the fused plain-JS trainer (float64.ts). */
@@ -88,6 +94,14 @@ export function validateNsrRun(c: NsrRunConfig): NsrRunConfig {
   if (!(c.zeta > 0) || !Number.isFinite(c.zeta)) throw new NsrTaskError(`zeta must be > 0, got ${c.zeta}.`);
   if (c.redundancy !== undefined && (!Number.isInteger(c.redundancy) || c.redundancy < 1))
     throw new NsrTaskError(`redundancy must be a whole number ≥ 1 (or absent for 1), got ${c.redundancy}.`);
+  if (c.selectionPenalty !== undefined) {
+    if (!(c.selectionPenalty >= 0) || !Number.isFinite(c.selectionPenalty))
+      throw new NsrTaskError(`selectionPenalty must be a finite number ≥ 0, got ${c.selectionPenalty}.`);
+    if (c.model !== 'nsr')
+      throw new NsrTaskError(
+        `selectionPenalty applies to the NSR's operand selections only; the ${c.model} gate has none (leave it out).`,
+      );
+  }
   if (!(c.regularizeFrom >= 0 && c.regularizeFrom <= 1))
     throw new NsrTaskError(`regularizeFrom must be a fraction in [0, 1], got ${c.regularizeFrom}.`);
   if (c.numeric !== 'float32' && c.numeric !== 'float64')

@@ -2,7 +2,7 @@
  * The float64 fused trainer of every NSR task (compare, piecewise, min, count) and every gate (NSR,
  * MLP, NAU gate): plain JS with hand-written gradients, full-batch MAE and Adam exactly as tfjs
  * computes them (Adam's bias correction, |x|' = 1 for x > 0 else −1, the NAU's clamp, its
- * pass-through gradient and sparsity regulariser). It exists for two reasons: tfjs has no float64
+ * pass-through gradient and sparsity regulariser, the NSR's selection entropy). It exists for two reasons: tfjs has no float64
  * (in float32 a difference of 1 is lost beyond about 10^6, in float64 only beyond about 10^14, see
  * resolution.ts), and the reference's training lengths (500,000 full-batch epochs for piecewise)
  * are out of reach of per-op tfjs dispatch. It is a second implementation of the maths of
@@ -563,7 +563,41 @@ function addSparsity(p: Float64Params, g: Float64Params | null): number {
   return total;
 }
 
-/** Full-batch MAE of one replica (plus the NAU sparsity term) and, given `g`, its gradient. */
+/**
+ * λ × the NSR's selection regulariser (units/src/nsr.ts): the mean entropy H = −Σ_j p_j log p_j of
+ * the 2R softmax columns of V1 and V2 [S, R]; dH/dv_j = −p_j (log p_j + H) per column.
+ */
+function addSelectionEntropy(p: Float64Params, g: Float64Params | null, weight: number): number {
+  let total = 0;
+  for (const name of ['gate.nsr/V1', 'gate.nsr/V2']) {
+    const V = p[name];
+    if (!V) continue;
+    const R = p['gate.nsr/W_sign']!.length;
+    const S = V.length / R;
+    const scale = weight / (2 * R); // the mean over 2R columns
+    const logP = new Float64Array(S);
+    for (let r = 0; r < R; r++) {
+      let m = -Infinity;
+      for (let j = 0; j < S; j++) if (V[j * R + r]! > m) m = V[j * R + r]!;
+      let s = 0;
+      for (let j = 0; j < S; j++) s += Math.exp(V[j * R + r]! - m);
+      const logS = Math.log(s);
+      let H = 0;
+      for (let j = 0; j < S; j++) {
+        logP[j] = V[j * R + r]! - m - logS;
+        H -= Math.exp(logP[j]!) * logP[j]!;
+      }
+      total += scale * H;
+      if (g) {
+        const gv = g[name]!;
+        for (let j = 0; j < S; j++) gv[j * R + r]! -= scale * Math.exp(logP[j]!) * (logP[j]! + H);
+      }
+    }
+  }
+  return total;
+}
+
+/** Full-batch MAE of one replica (plus the regularisers) and, given `g`, its gradient. */
 export function float64LossAndGrad(
   c: NsrRunConfig,
   p: Float64Params,
@@ -588,7 +622,10 @@ export function float64LossAndGrad(
     arch.finish(g);
   }
   loss /= n;
-  if (withReg) loss += addSparsity(p, g);
+  if (withReg) {
+    loss += addSparsity(p, g);
+    if (c.selectionPenalty) loss += addSelectionEntropy(p, g, c.selectionPenalty);
+  }
   return loss;
 }
 

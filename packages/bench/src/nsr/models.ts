@@ -222,12 +222,22 @@ export function architectureOutput(
   }
 }
 
-/** Sparsity regularisers of the model's NAU layers, summed: [R] (zeros for the NSR and the MLP). */
-export function sparsityPenalty(layers: readonly LayerSpec[], vars: ModelVars, R: number): tf.Tensor {
+/**
+ * The regularisation term per replica [R]: the NAU layers' sparsity regularisers summed (weight 1, the
+ * reference's), plus `selectionWeight` × the NSR's selection entropy (units/src/nsr.ts; 0: the reference).
+ */
+export function regularizationPenalty(
+  layers: readonly LayerSpec[],
+  vars: ModelVars,
+  R: number,
+  selectionWeight = 0,
+): tf.Tensor {
   let total: tf.Tensor = tf.zeros([R]);
   for (const l of layers) {
     const regs = l.def.regularizers?.(vars[l.name]!, l.options);
     if (regs?.sparsity) total = tf.add(total, regs.sparsity);
+    if (regs?.selection && selectionWeight > 0)
+      total = tf.add(total, tf.mul(regs.selection, selectionWeight));
   }
   return total;
 }

@@ -23,6 +23,20 @@ export interface NsrPreset {
   expected: string;
   /** The NSR's redundancy R (operand pairs compared in parallel); absent: 1, the reference's runs. */
   nsrRedundancy?: number;
+  /** Weight of the NSR's selection-entropy regulariser (`selectionPenalty`); absent: 0, the reference's. */
+  nsrSelectionPenalty?: number;
+  /**
+   * The epoch after which the regularisers are on; absent: the reference's 40,000 (a run of fewer
+   * epochs then never regularises). Quick presets set it to reach the regulariser within their epochs.
+   */
+  regularizeEpoch?: number;
+}
+
+/** What a run may change of a preset's configurations (`nalm run --epochs/--redundancy/--selection-penalty`). */
+export interface NsrPresetOverrides {
+  epochs?: number;
+  redundancy?: number;
+  selectionPenalty?: number;
 }
 
 /**
@@ -39,8 +53,11 @@ export const REFERENCE_PIECEWISE_EPOCHS = 500_000;
 export const REFERENCE_REGULARIZE_EPOCH = 40_000;
 
 /** `regularizeFrom` (a fraction of the epochs) that starts the regulariser after epoch 40,000. */
-export function referenceRegularizeFrom(epochs: number): number {
-  return Math.min(1, REFERENCE_REGULARIZE_EPOCH / epochs);
+export function referenceRegularizeFrom(
+  epochs: number,
+  regularizeEpoch = REFERENCE_REGULARIZE_EPOCH,
+): number {
+  return Math.min(1, regularizeEpoch / epochs);
 }
 /**
  * The piecewise preset's NSR redundancy. With one operand pair (the reference's main runs) about half
@@ -51,6 +68,14 @@ export function referenceRegularizeFrom(epochs: number): number {
  * (benchmarks/reproductions/nsr.md).
  */
 export const PIECEWISE_NSR_REDUNDANCY = 10;
+/**
+ * The piecewise presets' NSR selection penalty λ (not in the NSR paper). With R > 1 pairs sharing the
+ * decision, training stops sharpening their operand selections once the training set is fit; the
+ * leftover mass on the other inputs (d0 + d1 ≠ 0) flips the gate at x1 ≈ |d0| / |d0 + d1|, 2^9 in
+ * the screens. λ · mean selection entropy from the regulariser epoch on keeps sharpening them:
+ * gate right to 2^14 (30,000-epoch screens; λ = 0.01, 0.1 and 1 gave the same; nsr.md).
+ */
+export const PIECEWISE_NSR_SELECTION_PENALTY = 0.1;
 /** The quick variant trains x0 > x1 only, which R = 5 already fits in every screened seed (10/10), at half R = 10's cost. */
 const PIECEWISE_QUICK_NSR_REDUNDANCY = 5;
 const range = (a: number, b: number) => Array.from({ length: b - a + 1 }, (_, i) => a + i);
@@ -128,8 +153,9 @@ export const NSR_PRESETS: readonly NsrPreset[] = [
   {
     name: 'nsr-piecewise',
     description:
-      'The piecewise function, NSR (redundancy 10) vs MLP vs NAU gate (NAU branches), 10 seeds, float64, 2^3…2^14, ' +
-      "the reference epochs (500,000; regulariser from epoch 40,000); --redundancy 1 runs the reference's NSR",
+      'The piecewise function, NSR (redundancy 10, selection penalty 0.1) vs MLP vs NAU gate (NAU branches), 10 seeds, ' +
+      'float64, 2^3…2^14, the reference epochs (500,000; regularisers from epoch 40,000); ' +
+      "--redundancy 1 --selection-penalty 0 runs the reference's NSR",
     kind: 'piecewise',
     ops: ['gt', 'eq'],
     models: ['nsr', 'mlp', 'nau-gate'],
@@ -140,6 +166,7 @@ export const NSR_PRESETS: readonly NsrPreset[] = [
     draws: 10,
     numeric: 'float64',
     nsrRedundancy: PIECEWISE_NSR_REDUNDANCY,
+    nsrSelectionPenalty: PIECEWISE_NSR_SELECTION_PENALTY,
     expected:
       '60 runs × 500,000 epochs of 4,000 examples in float64; the NSR (R = 10) and the MLP take 15–40 min per run ' +
       'on an idle core, more than a day on one core',
@@ -237,13 +264,12 @@ export function getNsrPreset(name: string): NsrPreset | undefined {
 
 /**
  * Run configurations of a preset (one per model × op), with optional overrides of the epochs and
- * of the NSR's redundancy (the other gates have none).
+ * of the NSR's redundancy and selection penalty (the other gates have neither).
  */
-export function expandNsrPreset(
-  p: NsrPreset,
-  epochs = p.epochs,
-  nsrRedundancy = p.nsrRedundancy,
-): NsrRunConfig[] {
+export function expandNsrPreset(p: NsrPreset, overrides: NsrPresetOverrides = {}): NsrRunConfig[] {
+  const epochs = overrides.epochs ?? p.epochs;
+  const nsrRedundancy = overrides.redundancy ?? p.nsrRedundancy;
+  const selectionPenalty = overrides.selectionPenalty ?? p.nsrSelectionPenalty;
   const beyond = p.name.endsWith('-float32-limit');
   return p.models.flatMap((model) =>
     p.ops.map((op) => ({
@@ -259,12 +285,14 @@ export function expandNsrPreset(
       epochs,
       lr: 1e-3,
       zeta: 1,
-      regularizeFrom: referenceRegularizeFrom(epochs),
+      regularizeFrom: referenceRegularizeFrom(epochs, p.regularizeEpoch),
       numeric: p.numeric,
       // R = 1 is left out of the configuration, so its key is the one records had before R existed.
       ...(model === 'nsr' && nsrRedundancy !== undefined && nsrRedundancy !== 1
         ? { redundancy: nsrRedundancy }
         : {}),
+      // Likewise λ = 0 (the reference: no such term).
+      ...(model === 'nsr' && selectionPenalty ? { selectionPenalty } : {}),
     })),
   );
 }

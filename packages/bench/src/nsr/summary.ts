@@ -34,6 +34,15 @@ export interface NsrSummaryRow {
   diverged: number;
 }
 
+/** "NSR", or with its non-reference settings: "NSR (R = 10, selection 0.01)". */
+function modelLabel(c: NsrRecord['config']): string {
+  const extras = [
+    ...((c.redundancy ?? 1) > 1 ? [`R = ${c.redundancy}`] : []),
+    ...(c.selectionPenalty ? [`selection ${c.selectionPenalty}`] : []),
+  ];
+  return extras.length ? `${NSR_MODEL_LABEL[c.model]} (${extras.join(', ')})` : NSR_MODEL_LABEL[c.model];
+}
+
 /** Rows in report order: task kind, op, model, length, magnitude. */
 export function summarizeNsr(records: readonly NsrRecord[]): NsrSummaryRow[] {
   const groups = new Map<string, { rec: NsrRecord; pi: number; list: NsrRecord[] }>();
@@ -48,6 +57,7 @@ export function summarizeNsr(records: readonly NsrRecord[]): NsrSummaryRow[] {
         c.numeric,
         c.zeta,
         c.redundancy ?? 1,
+        c.selectionPenalty ?? 0,
         p.exponent,
         p.length,
       ]);
@@ -70,10 +80,7 @@ export function summarizeNsr(records: readonly NsrRecord[]): NsrSummaryRow[] {
       op: c.task.op,
       task: taskLabel(c.task),
       model: c.model,
-      modelLabel:
-        (c.redundancy ?? 1) > 1
-          ? `${NSR_MODEL_LABEL[c.model]} (R = ${c.redundancy})`
-          : NSR_MODEL_LABEL[c.model],
+      modelLabel: modelLabel(c),
       exponent: p0.exponent,
       length: p0.length,
       point: p0.label,

@@ -10,7 +10,13 @@ import { canonicalJson } from '../config.js';
 import type { NsrPointResult, NsrRecord, NsrRunConfig } from './config.js';
 import { NSR_RECORD_VERSION, nsrConfigKey, nsrModelOptions } from './config.js';
 import type { ModelVars } from './models.js';
-import { architectureOutput, constrainVars, createVars, modelLayers, sparsityPenalty } from './models.js';
+import {
+  architectureOutput,
+  constrainVars,
+  createVars,
+  modelLayers,
+  regularizationPenalty,
+} from './models.js';
 import { maxResolvedValue } from './resolution.js';
 import type { NsrData } from './tasks.js';
 import { testData, testPoints, trainingData } from './tasks.js';
@@ -48,6 +54,7 @@ export function nsrBatchKey(c: NsrRunConfig): string {
     lr: c.lr,
     zeta: c.zeta,
     redundancy: c.redundancy ?? 1,
+    selectionPenalty: c.selectionPenalty ?? 0,
     regularizeFrom: c.regularizeFrom,
     numeric: c.numeric,
     points,
@@ -174,7 +181,7 @@ export async function trainNsrModel(opts: NsrTrainOptions): Promise<TrainedNsrMo
   const perReplicaLoss = (withReg: boolean): tf.Tensor => {
     const { pred } = architectureOutput(kind, model, layers, vars, xT);
     let loss = tf.sum(tf.mul(wT, tf.abs(tf.sub(pred, yT))), [1, 2]);
-    if (withReg) loss = tf.add(loss, sparsityPenalty(layers, vars, R));
+    if (withReg) loss = tf.add(loss, regularizationPenalty(layers, vars, R, c0.selectionPenalty ?? 0));
     return loss;
   };
 

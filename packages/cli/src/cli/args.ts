@@ -135,6 +135,14 @@ export function checkInt(value: unknown, flag: string, min: number, max = Number
   return n;
 }
 
+/** A finite number ≥ 0. */
+export function checkNonNegative(value: unknown, flag: string): number {
+  const n = typeof value === 'number' ? value : Number(value);
+  if (!Number.isFinite(n) || n < 0)
+    throw new UsageError(`${flag}: expected a number ≥ 0, got ${shown(value, flag)}.`);
+  return n;
+}
+
 /** A finite number within (min, max]. */
 export function checkNumber(value: unknown, flag: string, min: number, max = Infinity): number {
   const n = typeof value === 'number' ? value : Number(value);

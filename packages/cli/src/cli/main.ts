@@ -93,6 +93,11 @@ export async function main(argv: string[]): Promise<void> {
             describe:
               "NSR tasks: the NSR's redundancy R, operand pairs compared in parallel (1: the reference's runs) [default: the preset's]",
           })
+          .option('selection-penalty', {
+            type: 'number',
+            describe:
+              "NSR tasks: weight of the NSR's selection-entropy regulariser, on with the NAU's from the regulariser epoch (0: the reference's runs) [default: the preset's]",
+          })
           .option('backend', {
             type: 'string',
             describe: 'tfjs backend for the tfjs engine: wasm or cpu [default: wasm]',

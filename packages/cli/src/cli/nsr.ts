@@ -13,7 +13,7 @@ import { formatNsrHtml, formatNsrJson, formatNsrMarkdown, nsrReport, renderNsrPl
 import { nsrKind, nsrRecords } from '@nalm/bench';
 import { NsrTaskError } from '@nalm/bench';
 import type { StoreReadResult } from '../store/index.js';
-import { checkInt, parseSeeds } from './args.js';
+import { checkInt, checkNonNegative, parseSeeds } from './args.js';
 import { storeRunFlags, trainIntoStore } from './run.js';
 import { UsageError } from './errors.js';
 
@@ -29,6 +29,8 @@ export interface NsrRunArgs {
   epochs?: number;
   /** The NSR's redundancy R (operand pairs) instead of the preset's. */
   redundancy?: number;
+  /** Weight of the NSR's selection-entropy regulariser instead of the preset's (0: the reference). */
+  selectionPenalty?: number;
   out?: string;
   quiet?: boolean;
   backend?: string;
@@ -115,7 +117,11 @@ export function resolveNsrRun(args: NsrRunArgs): {
       : Array.from({ length: preset.seeds }, (_, i) => i);
   const redundancy =
     args.redundancy !== undefined ? checkInt(args.redundancy, '--redundancy', 1) : preset.nsrRedundancy;
-  let raw = expandNsrPreset(preset, epochs, redundancy);
+  const selectionPenalty =
+    args.selectionPenalty !== undefined
+      ? checkNonNegative(args.selectionPenalty, '--selection-penalty')
+      : preset.nsrSelectionPenalty;
+  let raw = expandNsrPreset(preset, { epochs, redundancy, selectionPenalty });
   if (args.model !== undefined) {
     const want = String(args.model)
       .split(',')

@@ -53,6 +53,7 @@ export interface RunArgs {
   /** NSR-task flags: refused here, so that a static run does not ignore them silently. */
   epochs?: number;
   redundancy?: number;
+  selectionPenalty?: number;
 }
 
 /** What an interrupted run prints: how much is stored and how to resume. */
@@ -99,8 +100,12 @@ export function parseShard(text: string): Shard {
 
 /** The preset (or the defaults for an explicit grid) with every flag applied and validated. */
 export function resolveRun(args: RunArgs): { name: string; configs: RunConfig[]; seeds: number[] } {
-  for (const flag of ['epochs', 'redundancy'] as const)
-    if (args[flag] !== undefined)
+  for (const [flag, key] of [
+    ['epochs', 'epochs'],
+    ['redundancy', 'redundancy'],
+    ['selection-penalty', 'selectionPenalty'],
+  ] as const)
+    if (args[key] !== undefined)
       throw new UsageError(
         `--${flag} applies to the NSR tasks (--preset nsr-… or --task nsr-…); ` +
           (flag === 'epochs' ? 'a static run trains --iterations steps.' : 'drop it for a static run.'),
