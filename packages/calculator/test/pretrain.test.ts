@@ -86,11 +86,15 @@ describe('pretraining', () => {
     const before = heldOutPerplexity(lm, split.heldOut).perplexity;
     const trainer = new Pretrainer(lm, split.train, settings);
     const losses: number[] = [];
+    let tensorsAfterFirst = 0;
     while (trainer.step < settings.steps) {
       const l = trainer.trainStep();
       losses.push(l.dataSync()[0]!);
       l.dispose();
+      if (trainer.step === 1) tensorsAfterFirst = tf.memory().numTensors;
     }
+    // No tensor is left behind by a step.
+    expect(tf.memory().numTensors).toBe(tensorsAfterFirst);
     const after = heldOutPerplexity(lm, split.heldOut).perplexity;
     expect(trainer.step).toBe(20);
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
