@@ -1,7 +1,9 @@
 /**
  * @nalm/calculator — a gated exact calculator as a TensorFlow.js layer (shared/spec/calculator.md),
- * the BIG-bench-style arithmetic text task it is measured on, and a small host model with its
- * trainer. Browser-safe: nothing here touches Node's fs (save/load with '@nalm/units/node').
+ * the BIG-bench-style arithmetic text task it is measured on, a small host model with its trainer,
+ * and a small decoder-only transformer language model (character tokenizer, pretraining steps,
+ * held-out perplexity) to host the calculator. Browser-safe: nothing here touches Node's fs
+ * (save/load with '@nalm/units/node'; the pretraining command and its files are @nalm/cli's).
  */
 export {
   DIGIT_BITS,
@@ -73,3 +75,52 @@ export type {
   TrainSettings,
   TrainSummary,
 } from './host.js';
+export { BOS_ID, CharTokenizer, LM_ALPHABET, LanguageModelInputError } from './char-tokenizer.js';
+export type { CharTokenizerJSON } from './char-tokenizer.js';
+export {
+  DEFAULT_LM,
+  LanguageModel,
+  LmBlock,
+  LmEmbedding,
+  LmHead,
+  buildLanguageModel,
+  causalMask,
+  gelu,
+  languageModelOf,
+  layerNorm,
+  linear,
+  loadLanguageModel,
+  matMul2d,
+  parameterCount,
+  resolveLmConfig,
+  saveLanguageModel,
+} from './transformer.js';
+export type {
+  ForwardOptions,
+  GenerateOptions,
+  LmBlockArgs,
+  LmConfig,
+  LmEmbeddingArgs,
+  LmHeadArgs,
+} from './transformer.js';
+export {
+  AdamW,
+  DEFAULT_PRETRAIN,
+  Pretrainer,
+  batchWindows,
+  decodeOptimizerState,
+  encodeOptimizerState,
+  heldOutPerplexity,
+  languageModelLoss,
+  learningRateAt,
+  splitCorpus,
+  windowsToTensors,
+} from './pretrain.js';
+export type {
+  CorpusDocument,
+  CorpusSplit,
+  OptimizerState,
+  Perplexity,
+  PretrainSettings,
+  SplitOptions,
+} from './pretrain.js';

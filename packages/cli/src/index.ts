@@ -10,3 +10,14 @@ export type { WorkerPool } from './node/pool.js';
 export { diskThresholdCache } from './node/threshold-cache.js';
 export { ReportInputError, detectFormat, loadRecords, loadStableNalu } from './report/load.js';
 export type { InputFormat } from './report/load.js';
+export { SOTU_PACKAGE, loadSotuCorpus } from './node/corpus.js';
+export type { TextCorpus } from './node/corpus.js';
+export {
+  LM_META_FILE,
+  TOKENIZER_FILE,
+  loadCheckpoint,
+  loadPretrainedLanguageModel,
+  readPretrainMeta,
+  writeCheckpoint,
+} from './node/lm-files.js';
+export type { PretrainMeta } from './node/lm-files.js';

@@ -13,6 +13,9 @@ import type { SubtaskResult, TrainSettings, TrainSummary } from '@nalm/calculato
 import {
   ARITH_SUBTASKS,
   ArithmeticInputError,
+  DEFAULT_LM,
+  DEFAULT_PRETRAIN,
+  LanguageModelInputError,
   DEFAULT_NON_ARITH_SHARE,
   DEFAULT_TRAIN,
   buildHostModel,
@@ -28,6 +31,8 @@ import { checkInt, checkNumber, checkSingleValues, parseSeeds } from './args.js'
 import { ensureDir, writeFileAtomic } from '../store/atomic.js';
 import { commandLine, lockStore } from '../store/lock.js';
 import { UsageError, printable } from './errors.js';
+import type { CalcPretrainArgs } from './pretrain.js';
+import { CHECKPOINT_EVERY, FINAL_EVAL_TOKENS, calcPretrain } from './pretrain.js';
 
 export const CALC_VARIANTS = ['calculator', 'baseline'] as const;
 export type CalcVariant = (typeof CALC_VARIANTS)[number];
@@ -485,7 +490,12 @@ async function guarded(
     checkSingleValues(argv);
     process.exitCode = await fn();
   } catch (e) {
-    if (e instanceof UsageError || e instanceof ArithmeticInputError || e instanceof StoreError) {
+    if (
+      e instanceof UsageError ||
+      e instanceof ArithmeticInputError ||
+      e instanceof LanguageModelInputError ||
+      e instanceof StoreError
+    ) {
       process.stderr.write(`nalm calc ${command}: ${printable((e as Error).message, 4000)}\n`);
       process.exitCode = 2;
     } else {
@@ -517,7 +527,8 @@ export async function runCalcCli(argv: string[]): Promise<void> {
 /** `nalm calc train|eval`, registered in main.ts with `.command(calcCommand)`. */
 export const calcCommand: CommandModule = {
   command: 'calc <command>',
-  describe: 'The gated calculator on BIG-bench-style arithmetic questions: train, then evaluate',
+  describe:
+    'The gated calculator on BIG-bench-style arithmetic questions: train, then evaluate; pretrain its transformer host',
   builder: (y: Argv) =>
     y
       .command(
@@ -572,6 +583,58 @@ export const calcCommand: CommandModule = {
             .option('backend', { type: 'string', describe: 'tfjs backend: wasm or cpu [default: wasm]' }),
         (a) => guarded('eval', a, () => calcEval(a as unknown as CalcEvalArgs)),
       )
-      .demandCommand(1, 'Give a calc command: train or eval.'),
+      .command(
+        'pretrain',
+        'Pretrain the transformer language model that hosts the calculator (State of the Union corpus)',
+        (yy) =>
+          yy
+            .option('out', {
+              type: 'string',
+              demandOption: true,
+              describe: 'Directory of the model: lm.json, tokenizer.json, the checkpoint',
+            })
+            .option('steps', {
+              type: 'number',
+              describe: `Training steps [default: ${DEFAULT_PRETRAIN.steps}; on --resume: the run's]`,
+            })
+            .option('layers', {
+              type: 'number',
+              describe: `Transformer blocks [default: ${DEFAULT_LM.layers}]`,
+            })
+            .option('dim', { type: 'number', describe: `Model width [default: ${DEFAULT_LM.dim}]` })
+            .option('heads', { type: 'number', describe: `Attention heads [default: ${DEFAULT_LM.heads}]` })
+            .option('context', {
+              type: 'number',
+              describe: `Context length in characters [default: ${DEFAULT_LM.context}]`,
+            })
+            .option('batch', {
+              type: 'number',
+              describe: `Windows per step [default: ${DEFAULT_PRETRAIN.batchSize}]`,
+            })
+            .option('lr', {
+              type: 'number',
+              describe: `Peak learning rate (AdamW, warm-up then cosine) [default: ${DEFAULT_PRETRAIN.learningRate}]`,
+            })
+            .option('seed', {
+              type: 'number',
+              describe: 'Seed of the initial weights and the batches [default: 0]',
+            })
+            .option('resume', { type: 'boolean', describe: 'Continue the run in --out from its checkpoint' })
+            .option('checkpoint-every', {
+              type: 'number',
+              describe: `Steps between checkpoints [default: ${CHECKPOINT_EVERY}]`,
+            })
+            .option('eval-tokens', {
+              type: 'string',
+              describe: `Held-out characters for the final perplexity (evenly spaced windows), or 'all' [default: ${FINAL_EVAL_TOKENS}]`,
+            })
+            .option('backend', { type: 'string', describe: 'tfjs backend: wasm or cpu [default: wasm]' })
+            .option('quiet', { type: 'boolean', describe: 'No progress output' })
+            .example('$0 calc pretrain --out results/lm', 'the default host (about 40 minutes on 2 cores)')
+            .example('$0 calc pretrain --out results/lm --resume', 'continue after an interruption')
+            .example('$0 calc pretrain --out /tmp/lm --steps 20', 'a smoke run (seconds)'),
+        (a) => guarded('pretrain', a, () => calcPretrain(a as unknown as CalcPretrainArgs)),
+      )
+      .demandCommand(1, 'Give a calc command: train, eval or pretrain.'),
   handler: () => {},
 };
