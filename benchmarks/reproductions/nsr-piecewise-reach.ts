@@ -8,38 +8,14 @@
 //   node --conditions=@nalm/source --import tsx benchmarks/reproductions/nsr-piecewise-reach.ts \
 //     [--op gt|eq] [--redundancy 10] [--selection-penalty λ (default: the preset's)] [--regularize-from f] [--seed 0] [--epochs 30000]
 import type { Float64Params } from '@nalm/bench';
-import {
-  expandNsrPreset,
-  float64Predict,
-  getNsrPreset,
-  testData,
-  testPoints,
-  trainFloat64Replica,
-} from '@nalm/bench';
+import { float64Predict, testData, testPoints, trainFloat64Replica } from '@nalm/bench';
+import { arg, piecewiseNsrConfig } from './nsr-piecewise-args.js';
 
-const arg = (name: string, fallback: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1]! : fallback;
-};
-const op = arg('op', 'gt');
-const R = Number(arg('redundancy', '10'));
+const config = piecewiseNsrConfig();
+const R = config.redundancy ?? 1;
 const seed = Number(arg('seed', '0'));
-const epochs = Number(arg('epochs', '30000'));
-const base = expandNsrPreset(getNsrPreset('nsr-piecewise')!).find(
-  (c) => c.model === 'nsr' && c.task.op === op,
-);
-if (!base) throw new Error(`--op ${op}: use gt or eq.`);
-// Default: the preset's selection penalty; --selection-penalty 0 runs without it (the reference).
-const { selectionPenalty: presetPenalty, ...reference } = base;
-const selectionPenalty = Number(arg('selection-penalty', String(presetPenalty ?? 0)));
-
-const config = {
-  ...reference,
-  epochs,
-  redundancy: R,
-  ...(selectionPenalty > 0 ? { selectionPenalty } : {}),
-  regularizeFrom: Number(arg('regularize-from', String(base.regularizeFrom))),
-};
+const op = config.task.op;
+const epochs = config.epochs;
 const S = 5;
 
 const t0 = performance.now();

@@ -4,21 +4,15 @@
 // "found" = training MAE < 1 at the end (failing seeds sit on plateaus at MAE 3–40); "reach" = the
 // largest test magnitude 2^k up to which every magnitude is right (and the gate's own reach).
 //   node --conditions=@nalm/source --import tsx benchmarks/reproductions/nsr-piecewise-screen.ts \
-//     [--op gt|eq] [--redundancy R] [--selection-penalty λ (default: the preset's)] [--regularize-from 0.08] [--seeds 0..9]
-//     [--epochs 30000] [--uniform-selections]
+//     [--op gt|eq] [--redundancy R] [--selection-penalty λ] [--regularize-from 0.08] [--seeds 0..9]
+//     [--epochs 30000] [--uniform-selections]   (R and λ default to the preset's: nsr-piecewise-args.ts)
 // --uniform-selections starts both operand selections at V = 0 (d ≡ 0 at init: no saturated row).
 import { nsrDef } from '@nalm/units';
-import { expandNsrPreset, getNsrPreset, trainFloat64Replica } from '@nalm/bench';
+import { trainFloat64Replica } from '@nalm/bench';
 import { parseSeeds } from '../../packages/cli/src/cli/args.js';
+import { arg, piecewiseNsrConfig } from './nsr-piecewise-args.js';
 
-const arg = (name: string, fallback: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1]! : fallback;
-};
-const op = arg('op', 'gt');
-const redundancy = Number(arg('redundancy', '5'));
 const seeds = parseSeeds(arg('seeds', '0..9'));
-const epochs = Number(arg('epochs', '30000'));
 
 if (process.argv.includes('--uniform-selections')) {
   const init = nsrDef.init;
@@ -27,27 +21,16 @@ if (process.argv.includes('--uniform-selections')) {
       ? new Float32Array(param.shape.reduce((a, b) => a * b, 1))
       : init(param, ...rest);
 }
-const base = expandNsrPreset(getNsrPreset('nsr-piecewise')!).find(
-  (c) => c.model === 'nsr' && c.task.op === op,
-);
-if (!base) throw new Error(`--op ${op}: use gt or eq.`);
-// Default: the preset's selection penalty; --selection-penalty 0 runs without it (the reference).
-const { selectionPenalty: presetPenalty, ...reference } = base;
-const selectionPenalty = Number(arg('selection-penalty', String(presetPenalty ?? 0)));
-const config = {
-  ...reference,
-  epochs,
-  redundancy,
-  ...(selectionPenalty > 0 ? { selectionPenalty } : {}),
-  regularizeFrom: Number(arg('regularize-from', String(base.regularizeFrom))),
-};
+const config = piecewiseNsrConfig();
+const { epochs, redundancy = 1, selectionPenalty = 0 } = config;
+const op = config.task.op;
 const out: string[] = [];
 let found = 0;
 let reached = 0;
 const t0 = performance.now();
 for (const seed of seeds) {
-  let loss = NaN;
-  const { record } = trainFloat64Replica({ config, seed }, { onProgress: (_e, l) => (loss = l) })!;
+  const { record } = trainFloat64Replica({ config, seed })!;
+  const loss = record.trainLoss;
   // The largest 2^k up to which every magnitude is right (null: not even the first).
   const reachOf = (ok: (p: (typeof record.points)[number]) => boolean) => {
     const first = record.points.findIndex((p) => !ok(p));
