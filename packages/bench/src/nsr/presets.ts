@@ -25,11 +25,6 @@ export interface NsrPreset {
   nsrRedundancy?: number;
   /** Weight of the NSR's selection-entropy regulariser (`selectionPenalty`); absent: 0, the reference's. */
   nsrSelectionPenalty?: number;
-  /**
-   * The epoch after which the regularisers are on; absent: the reference's 40,000 (a run of fewer
-   * epochs then never regularises). Quick presets set it to reach the regulariser within their epochs.
-   */
-  regularizeEpoch?: number;
 }
 
 /** What a run may change of a preset's configurations (`nalm run --epochs/--redundancy/--selection-penalty`). */
@@ -53,11 +48,8 @@ export const REFERENCE_PIECEWISE_EPOCHS = 500_000;
 export const REFERENCE_REGULARIZE_EPOCH = 40_000;
 
 /** `regularizeFrom` (a fraction of the epochs) that starts the regulariser after epoch 40,000. */
-export function referenceRegularizeFrom(
-  epochs: number,
-  regularizeEpoch = REFERENCE_REGULARIZE_EPOCH,
-): number {
-  return Math.min(1, regularizeEpoch / epochs);
+export function referenceRegularizeFrom(epochs: number): number {
+  return Math.min(1, REFERENCE_REGULARIZE_EPOCH / epochs);
 }
 /**
  * The piecewise preset's NSR redundancy. With one operand pair (the reference's main runs) about half
@@ -69,11 +61,12 @@ export function referenceRegularizeFrom(
  */
 export const PIECEWISE_NSR_REDUNDANCY = 10;
 /**
- * The piecewise presets' NSR selection penalty λ (not in the NSR paper). With R > 1 pairs sharing the
+ * The piecewise preset's NSR selection penalty λ (not in the NSR paper). With R > 1 pairs sharing the
  * decision, training stops sharpening their operand selections once the training set is fit; the
  * leftover mass on the other inputs (d0 + d1 ≠ 0) flips the gate at x1 ≈ |d0| / |d0 + d1|, 2^9 in
- * the screens. λ · mean selection entropy from the regulariser epoch on keeps sharpening them:
- * gate right to 2^14 (30,000-epoch screens; λ = 0.01, 0.1 and 1 gave the same; nsr.md).
+ * the screens. λ · mean selection entropy from the regulariser epoch on keeps sharpening them: in
+ * 30,000-epoch screens (penalty from epoch 10,200) the gate is right to 2^14 in 5/5 seeds of x0 > x1;
+ * λ = 0.01, 0.1 and 1 gave seed 0 the same reach (benchmarks/reproductions/nsr.md).
  */
 export const PIECEWISE_NSR_SELECTION_PENALTY = 0.1;
 /** The quick variant trains x0 > x1 only, which R = 5 already fits in every screened seed (10/10), at half R = 10's cost. */
@@ -285,7 +278,7 @@ export function expandNsrPreset(p: NsrPreset, overrides: NsrPresetOverrides = {}
       epochs,
       lr: 1e-3,
       zeta: 1,
-      regularizeFrom: referenceRegularizeFrom(epochs, p.regularizeEpoch),
+      regularizeFrom: referenceRegularizeFrom(epochs),
       numeric: p.numeric,
       // R = 1 is left out of the configuration, so its key is the one records had before R existed.
       ...(model === 'nsr' && nsrRedundancy !== undefined && nsrRedundancy !== 1
