@@ -210,10 +210,14 @@ export function igcLoss(
       const on = tf.tensor1d(batch.gateOn);
       const offA = tf.tensor1d(batch.gateOffAnswer);
       const offR = tf.tensor1d(batch.gateOffRest);
+      // The two closed sets weigh half each: the answer positions of arithmetic and of copy/count
+      // questions look alike until the gate has learned to tell the questions apart, and with equal
+      // weights their pushes cancel there while the rest closes the gate everywhere (measured: the
+      // gate at arithmetic answers fell from 0.018 to 0.004 in 150 steps and the answer loss never moved).
       const gateLoss = tf.addN([
         maskedMean(tf.relu(tf.sub(m, z)), on),
-        maskedMean(tf.relu(tf.add(z, m)), offA),
-        maskedMean(tf.relu(tf.add(z, m)), offR),
+        tf.mul(maskedMean(tf.relu(tf.add(z, m)), offA), 0.5),
+        tf.mul(maskedMean(tf.relu(tf.add(z, m)), offR), 0.5),
       ]) as tf.Scalar;
       extra = [aux, gateLoss];
     } else {
