@@ -29,8 +29,8 @@
  *    the answer, and nothing (exactly 0) at every other position and in rows without a marker.
  *    The cursor j is the distance to the answer marker in the token ids: a structural rule of the
  *    prompt format, not learned (see the README's "what differs from IGC").
- * 4. Gate g = σ(H·w_g + b_g) (`gateValues`, the GatedCalculator's formula), b_g = −4 at the start:
- *    H' = H + g ⊙ E[c]. Where the module writes nothing, H' = H whatever g is; with g forced to 0
+ * 4. Gate g = σ(LN(H)·w_g + b_g) (`gateValues`, the GatedCalculator's formula, on the LayerNorm of
+ *    H without a gain, as the read-out reads it), b_g = −4 at the start: H' = H + g ⊙ E[c]. Where the module writes nothing, H' = H whatever g is; with g forced to 0
  *    (`forceGate`) H' = H everywhere, so the host's logits come out bit for bit.
  *
  * No adapter: the only trainable parameters are the read-out (key windows, queries, heads), the
