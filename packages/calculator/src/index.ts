@@ -19,13 +19,20 @@ export type { CalcResult, Operator } from './arith.js';
 export {
   GatedCalculator,
   SlotReadout,
+  gateValues,
   decodeOperands,
   operandLabels,
   operandLoss,
   operandSlots,
   slotAttention,
 } from './layers.js';
-export type { GatedCalculatorArgs, Operands, SlotParams, SlotReadoutArgs } from './layers.js';
+export type {
+  GatedCalculatorArgs,
+  Operands,
+  SlotAttentionOptions,
+  SlotParams,
+  SlotReadoutArgs,
+} from './layers.js';
 export {
   ARITH_SUBTASKS,
   DEFAULT_NON_ARITH_SHARE,
@@ -124,3 +131,46 @@ export type {
   PretrainSettings,
   SplitOptions,
 } from './pretrain.js';
+export {
+  ANSWER_MARKER,
+  IgcCalculator,
+  OUTPUT_CHARS,
+  ResidualAdapter,
+  adapterWidthFor,
+  answerText,
+  decodeInsertedModule,
+  encodeInsertedModule,
+  igcPrompt,
+  keyWindow,
+  markerEnd,
+  resolveIgcConfig,
+} from './igc.js';
+export type {
+  EncodedModule,
+  IgcCalculatorConfig,
+  IgcOutput,
+  IgcRowInfo,
+  InsertFn,
+  InsertedModule,
+  ResidualAdapterConfig,
+} from './igc.js';
+export {
+  DEFAULT_IGC_TRAIN,
+  IgcTrainer,
+  answerQuestions,
+  evaluateIgc,
+  igcBatch,
+  igcLoss,
+  parseAnswer,
+  questionIds,
+  readOperands,
+} from './igc-train.js';
+export type {
+  IgcAnswer,
+  IgcBatch,
+  IgcEvalOptions,
+  IgcEvaluation,
+  IgcLossParts,
+  IgcSubtaskResult,
+  IgcTrainSettings,
+} from './igc-train.js';

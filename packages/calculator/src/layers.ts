@@ -30,21 +30,53 @@ export interface SlotParams {
   headB: tf.Tensor; // [S, C]
 }
 
-/** Per-slot logits [B, S, C] and attention weights [B, S, T] of hidden states h [B, T, d]. */
-export function slotAttention(h: tf.Tensor, p: SlotParams): { logits: tf.Tensor3D; attention: tf.Tensor3D } {
+/** Where the keys of `slotAttention` come from and which positions it may attend to. */
+export interface SlotAttentionOptions {
+  /**
+   * Key inputs [B, T, e] (default: h itself, e = d): keys are keys·W_k, so keyW is [e, dk]. The
+   * transformer insertion passes a window of hidden states here (igc.ts, `keyWindow`).
+   */
+  keys?: tf.Tensor;
+  /** Additive mask [B, T] on the scores: 0 where a position may be read, −1e9 where not. */
+  mask?: tf.Tensor;
+}
+
+/**
+ * Per-slot logits [B, S, C] and attention weights [B, S, T] of hidden states h [B, T, d]:
+ * logits_s = W_s · Σ_t softmax_t(q_s·k_t/√d_k + mask_t) h_t + b_s with k_t = keys_t·W_k.
+ */
+export function slotAttention(
+  h: tf.Tensor,
+  p: SlotParams,
+  options: SlotAttentionOptions = {},
+): { logits: tf.Tensor3D; attention: tf.Tensor3D } {
   return tf.tidy(() => {
-    const [B, T, d] = h.shape as [number, number, number];
+    const [B, T] = h.shape as [number, number, number];
+    const keys = options.keys ?? h;
+    const e = keys.shape[2]!;
     const [S, dk] = p.queries.shape as [number, number];
-    // (H·W_k)·Qᵀ computed as H·(W_k·Qᵀ): the [B·T, ·] product is the expensive one.
-    const scores = tf.reshape(
-      tf.matMul(tf.reshape(h, [B * T, d]), tf.matMul(p.keyW, p.queries, false, true)),
+    // (K·W_k)·Qᵀ computed as K·(W_k·Qᵀ): the [B·T, ·] product is the expensive one.
+    let scores = tf.reshape(
+      tf.matMul(tf.reshape(keys, [B * T, e]), tf.matMul(p.keyW, p.queries, false, true)),
       [B, T, S],
     );
-    const attention = tf.softmax(tf.mul(tf.transpose(scores, [0, 2, 1]), 1 / Math.sqrt(dk))) as tf.Tensor3D;
+    scores = tf.mul(scores, 1 / Math.sqrt(dk));
+    if (options.mask) scores = tf.add(scores, tf.reshape(options.mask, [B, T, 1]));
+    const attention = tf.softmax(tf.transpose(scores, [0, 2, 1])) as tf.Tensor3D;
     const pooled = tf.matMul(attention, h as tf.Tensor3D); // [B, S, d]
     const perSlot = tf.matMul(tf.transpose(pooled, [1, 0, 2]), p.headW as tf.Tensor3D); // [S, B, C]
     const logits = tf.add(tf.transpose(perSlot, [1, 0, 2]), p.headB) as tf.Tensor3D;
     return { logits, attention };
+  });
+}
+
+/** The gate per position, g = σ(H·w_g + b_g): h [B, T, d], w [d, 1], b [1] → [B, T, 1]. */
+export function gateValues(h: tf.Tensor, w: tf.Tensor, b: tf.Tensor): tf.Tensor3D {
+  return tf.tidy(() => {
+    const [B, T, d] = h.shape as [number, number, number];
+    return tf.sigmoid(
+      tf.add(tf.reshape(tf.matMul(tf.reshape(h, [B * T, d]), w), [B, T, 1]), b),
+    ) as tf.Tensor3D;
   });
 }
 
@@ -354,7 +386,7 @@ export class GatedCalculator extends tf.layers.Layer {
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor[] {
     return tf.tidy(() => {
       const h = Array.isArray(inputs) ? inputs[0]! : inputs;
-      const [B, T, d] = h.shape as [number, number, number];
+      const [B, , d] = h.shape as [number, number, number];
       const { logits } = slotAttention(h, readSlot(this.slot!));
       // The non-differentiable stage: argmax → integers → exact result (JS BigInt).
       const decoded = decodeOperands(logits.dataSync(), B, this.operandDigits, this.nOps);
@@ -366,13 +398,7 @@ export class GatedCalculator extends tf.layers.Layer {
       const used = teacher ? decoded.map((r, i) => teacher[i] ?? r) : decoded;
       const features = tf.tensor2d(this.resultFeatures(used), [B, this.featureSize]);
       const proj = tf.add(tf.matMul(features, this.outW!.read()), this.outB!.read()); // [B, d]
-      const gateOf = (hs: tf.Tensor) =>
-        tf.sigmoid(
-          tf.add(
-            tf.reshape(tf.matMul(tf.reshape(hs, [B * T, d]), this.gateW!.read()), [B, T, 1]),
-            this.gateB!.read(),
-          ),
-        );
+      const gateOf = (hs: tf.Tensor) => gateValues(hs, this.gateW!.read(), this.gateB!.read());
       const gate = this.detachGate ? stopGradient(gateOf(h)) : gateOf(h);
       const out = tf.add(h, tf.mul(gate, tf.reshape(proj, [B, 1, d])));
       // The gate output (for inspection and for a gate target loss) has the same values, but its

@@ -621,6 +621,22 @@ export class LanguageModel {
   }
 
   /**
+   * Logits [B, T, V] from hidden states h [B, T, d] after `after` blocks: the remaining blocks and
+   * the head. `forward(ids, { insertAfter: k, insert })` is `continueFrom(insert(hiddenStates(ids, k)), k)`;
+   * a trainer that needs more than h' from its module (its read-out logits, its gate) runs the two
+   * halves itself.
+   */
+  continueFrom(h: tf.Tensor3D, after: number, options: { training?: boolean } = {}): tf.Tensor3D {
+    this.checkInsertAfter(after);
+    return tf.tidy(() => {
+      const kwargs = { training: options.training ?? false };
+      let x = h;
+      for (const b of this.blocks.slice(after)) x = b.apply(x, kwargs) as tf.Tensor3D;
+      return this.head.apply(x, kwargs) as tf.Tensor3D;
+    });
+  }
+
+  /**
    * Greedy continuations of prompts: at every step the whole prefix is run again (no KV cache)
    * and the most likely next character appended, until a `stop` character or `maxNewTokens`.
    * Prompts of equal length run as one batch. A prompt plus maxNewTokens beyond the context is an

@@ -13,6 +13,7 @@ import type { SubtaskResult, TrainSettings, TrainSummary } from '@nalm/calculato
 import {
   ARITH_SUBTASKS,
   ArithmeticInputError,
+  DEFAULT_IGC_TRAIN,
   DEFAULT_LM,
   DEFAULT_PRETRAIN,
   LanguageModelInputError,
@@ -33,6 +34,8 @@ import { commandLine, lockStore } from '../store/lock.js';
 import { UsageError, printable } from './errors.js';
 import type { CalcPretrainArgs } from './pretrain.js';
 import { CHECKPOINT_EVERY, FINAL_EVAL_TOKENS, calcPretrain } from './pretrain.js';
+import type { IgcEvalArgs, IgcTrainArgs } from './igc.js';
+import { IGC_CHECKPOINT_EVERY, IGC_EVAL_TOKENS, igcEval, igcTrain } from './igc.js';
 
 export const CALC_VARIANTS = ['calculator', 'baseline'] as const;
 export type CalcVariant = (typeof CALC_VARIANTS)[number];
@@ -635,6 +638,82 @@ export const calcCommand: CommandModule = {
             .example('$0 calc pretrain --out /tmp/lm --steps 20', 'a smoke run (seconds)'),
         (a) => guarded('pretrain', a, () => calcPretrain(a as unknown as CalcPretrainArgs)),
       )
-      .demandCommand(1, 'Give a calc command: train, eval or pretrain.'),
+      .command(
+        'igc-train',
+        'Insert the calculator into a pretrained, frozen host after block k and train it; train the adapter baseline alike',
+        (yy) =>
+          yy
+            .option('host', {
+              type: 'string',
+              describe:
+                "Directory of the pretrained host ('nalm calc pretrain --out DIR'); on --resume: the run's",
+            })
+            .option('out', {
+              type: 'string',
+              demandOption: true,
+              describe: 'Run directory (created; --resume continues it)',
+            })
+            .option('seeds', { type: 'string', describe: "Seeds: '0..2', '7' or '1,2,5' [default: 0..2]" })
+            .option('steps', {
+              type: 'number',
+              describe: `Training steps per module [default: ${DEFAULT_IGC_TRAIN.steps}]`,
+            })
+            .option('layer', {
+              type: 'number',
+              describe: 'Insert after this many blocks (0 = the embeddings) [default: the middle, ⌊L/2⌋]',
+            })
+            .option('batch', {
+              type: 'number',
+              describe: `Rows per step [default: ${DEFAULT_IGC_TRAIN.batchSize}]`,
+            })
+            .option('lr', {
+              type: 'number',
+              describe: `Peak learning rate (AdamW, warm-up then cosine) [default: ${DEFAULT_IGC_TRAIN.learningRate}]`,
+            })
+            .option('with-calculator', { type: 'boolean', describe: 'Only the calculator' })
+            .option('baseline', { type: 'boolean', describe: 'Only the adapter baseline' })
+            .option('resume', { type: 'boolean', describe: 'Continue the run in --out' })
+            .option('checkpoint-every', {
+              type: 'number',
+              describe: `Steps between checkpoints [default: ${IGC_CHECKPOINT_EVERY}]`,
+            })
+            .option('split-seed', {
+              type: 'number',
+              describe: 'Seed of the train/test split [default: 2025]',
+            })
+            .option('test-per-subtask', { type: 'number', describe: 'Test items per subtask [default: 200]' })
+            .option('backend', { type: 'string', describe: 'tfjs backend: wasm or cpu [default: wasm]' })
+            .option('quiet', { type: 'boolean', describe: 'No progress output' })
+            .example(
+              '$0 calc igc-train --host results/lm --out results/igc',
+              'calculator and baseline, seeds 0..2',
+            )
+            .example('$0 calc igc-train --out results/igc --resume', 'continue after an interruption'),
+        (a) => guarded('igc-train', a, () => igcTrain(a as unknown as IgcTrainArgs)),
+      )
+      .command(
+        'igc-eval <dir>',
+        'Calculator vs baseline: exact match per subtask by generation, read-out, gate, held-out perplexities',
+        (yy) =>
+          yy
+            .positional('dir', { type: 'string', describe: "A directory written by 'nalm calc igc-train'" })
+            .option('json', { type: 'boolean', describe: 'Machine-readable output' })
+            .option('host', {
+              type: 'string',
+              describe: "The host's directory if it moved [default: the run's]",
+            })
+            .option('items', {
+              type: 'number',
+              describe: "Test items per subtask at most [default: the run's]",
+            })
+            .option('eval-tokens', {
+              type: 'string',
+              describe: `Held-out characters for the perplexities, or 'all' [default: ${IGC_EVAL_TOKENS}]`,
+            })
+            .option('backend', { type: 'string', describe: 'tfjs backend: wasm or cpu [default: wasm]' })
+            .option('quiet', { type: 'boolean', describe: 'No progress output' }),
+        (a) => guarded('igc-eval', a, () => igcEval(a as unknown as IgcEvalArgs)),
+      )
+      .demandCommand(1, 'Give a calc command: train, eval, pretrain, igc-train or igc-eval.'),
   handler: () => {},
 };
