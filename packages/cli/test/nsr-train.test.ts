@@ -246,6 +246,25 @@ describe('cli', () => {
     );
   });
 
+  it('--op picks operations of an NSR preset; static-only flags are refused, not ignored', () => {
+    const gt = resolveNsrRun({ preset: 'nsr-piecewise', op: 'gt' }).configs;
+    expect(gt.length).toBe(3);
+    expect(gt.every((c) => c.task.op === 'gt')).toBe(true);
+    expect(resolveNsrRun({ preset: 'nsr-piecewise', op: 'eq,gt' }).configs.length).toBe(6);
+    expect(() => resolveNsrRun({ preset: 'nsr-piecewise', op: 'lt' })).toThrow(
+      /--op lt: nsr-piecewise trains gt, eq; pick from those/,
+    );
+    expect(() => resolveNsrRun({ preset: 'nsr-min', op: 'gt' })).toThrow(
+      /has no operation to choose; drop --op/,
+    );
+    expect(() =>
+      resolveNsrRun({ preset: 'nsr-min', iterations: 5 } as Parameters<typeof resolveNsrRun>[0]),
+    ).toThrow(/--iterations applies to the static arithmetic benchmark.*--epochs/);
+    expect(() =>
+      resolveNsrRun({ preset: 'nsr-min', 'input-size': 5 } as Parameters<typeof resolveNsrRun>[0]),
+    ).toThrow(/--input-size applies to the static arithmetic benchmark/);
+  });
+
   it('a static run refuses the NSR-only flags instead of ignoring them', () => {
     expect(() => resolveRun({ preset: 'quick', epochs: 5 })).toThrow(/--epochs applies to the NSR tasks/);
     expect(() => resolveRun({ preset: 'quick', redundancy: 3 })).toThrow(

@@ -37,6 +37,8 @@ export interface NsrRunArgs {
   report?: boolean;
   /** Train only these models of the preset (comma-separated), e.g. the NSR first. */
   model?: string;
+  /** Train only these operations of the preset (comma-separated), e.g. gt of nsr-piecewise. */
+  op?: string;
   shard?: string;
   workers?: number;
   'max-replicas'?: number;
@@ -102,13 +104,37 @@ function progressPrinter(quiet: boolean) {
   };
 }
 
-/** The preset's configurations (with `--epochs` and `--model` applied), parsed by the NSR kind. */
+/** Flags of the static benchmark's grid, which an NSR preset sets itself: refused, not ignored. */
+const STATIC_ONLY_FLAGS = [
+  'iterations',
+  'input-size',
+  'subset',
+  'overlap',
+  'subsets',
+  'interp',
+  'extrap',
+  'simple',
+  'hidden',
+  'batch',
+  'lr',
+  'eval-every',
+  'schedule',
+  'engine',
+] as const;
+
+/** The preset's configurations (with `--epochs`, `--model` and `--op` applied), parsed by the NSR kind. */
 export function resolveNsrRun(args: NsrRunArgs): {
   preset: NsrPreset;
   configs: NsrRunConfig[];
   seeds: number[];
   epochs: number;
 } {
+  for (const flag of STATIC_ONLY_FLAGS)
+    if ((args as Record<string, unknown>)[flag] !== undefined)
+      throw new UsageError(
+        `--${flag} applies to the static arithmetic benchmark; an NSR preset sets its own ` +
+          (flag === 'iterations' ? '(its length is --epochs).' : '(drop the flag).'),
+      );
   const preset = resolveNsrPreset(args);
   const epochs = args.epochs !== undefined ? checkInt(args.epochs, '--epochs', 1) : preset.epochs;
   const seeds =
@@ -132,6 +158,18 @@ export function resolveNsrRun(args: NsrRunArgs): {
           `--model ${m}: ${preset.name} trains ${preset.models.join(', ')}; pick from those.`,
         );
     raw = raw.filter((c) => want.includes(c.model));
+  }
+  if (args.op !== undefined) {
+    const ops = preset.ops.filter((o): o is NonNullable<typeof o> => o !== null);
+    if (ops.length === 0)
+      throw new UsageError(`--op: ${preset.name} (${preset.kind}) has no operation to choose; drop --op.`);
+    const want = String(args.op)
+      .split(',')
+      .map((o) => o.trim());
+    for (const o of want)
+      if (!ops.includes(o as (typeof ops)[number]))
+        throw new UsageError(`--op ${o}: ${preset.name} trains ${ops.join(', ')}; pick from those.`);
+    raw = raw.filter((c) => c.task.op !== null && want.includes(c.task.op));
   }
   let configs: NsrRunConfig[];
   try {
