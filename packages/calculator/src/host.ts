@@ -417,14 +417,18 @@ export function predict(model: tf.LayersModel, texts: readonly string[], batchSi
   return out;
 }
 
-export interface SubtaskResult {
+/** Exact match on one subtask, and how well the calculator read its questions (both hosts). */
+export interface SubtaskScore {
   subtask: string;
   arithmetic: boolean;
   n: number;
   correct: number;
-  /** Items whose operands and operator were all decoded right (calculator models, arithmetic only). */
+  /** Items whose operands and operator were all decoded right / the operator only (calculator models, arithmetic only). */
   operandsCorrect: number | null;
   operatorCorrect: number | null;
+}
+
+export interface SubtaskResult extends SubtaskScore {
   /** Mean over items of the mean gate value over their tokens (calculator models only). */
   meanGate: number | null;
   /** The same over their digit tokens only, where the result is meant to enter (calculator only). */

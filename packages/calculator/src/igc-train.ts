@@ -32,6 +32,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { deriveSeed } from '@nalm/units';
 import { LanguageModelInputError } from './char-tokenizer.js';
+import type { SubtaskScore } from './host.js';
 import type { InsertedModule } from './igc.js';
 import { IgcCalculator, answerText, igcPrompt, markerEnd, ANSWER_MARKER } from './igc.js';
 import type { Operands } from './layers.js';
@@ -376,15 +377,8 @@ export function readOperands(
   return out;
 }
 
-export interface IgcSubtaskResult {
-  subtask: string;
-  arithmetic: boolean;
-  n: number;
-  correct: number;
-  /** Items whose operands and operator were all read right / operator only (calculator, arithmetic). */
-  operandsCorrect: number | null;
-  operatorCorrect: number | null;
-}
+/** The transformer host's per-subtask score: the same fields as the small host's (host.ts). */
+export type IgcSubtaskResult = SubtaskScore;
 
 export interface IgcEvaluation {
   subtasks: IgcSubtaskResult[];

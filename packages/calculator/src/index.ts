@@ -78,6 +78,7 @@ export type {
   Prediction,
   ResolvedHostConfig,
   SubtaskResult,
+  SubtaskScore,
   TrainOptions,
   TrainSettings,
   TrainSummary,
