@@ -16,7 +16,9 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { CalcPretrainArgs, PretrainHooks } from '../src/cli/pretrain.js';
@@ -270,4 +272,58 @@ describe('the SOTU corpus', () => {
     const chars = c.documents.reduce((a, d) => a + d.text.length, 0);
     expect(chars).toBeGreaterThan(10_000_000);
   });
+});
+
+describe('Ctrl-C on a real process', () => {
+  // The training loop is synchronous tfjs: unless it yields once per step, Node never runs the
+  // SIGINT handler, and the handler's presence also removes the default exit, so the process could
+  // only be killed with -9 (found on a 10-minute `nalm calc igc-train`).
+  it('stops a running `nalm calc pretrain` at the next step with a checkpoint, exit code 130', async () => {
+    const dir = fresh();
+    const bin = join(dirname(fileURLToPath(import.meta.url)), '../bin/nalm.js');
+    const child = spawn(
+      process.execPath,
+      [
+        bin,
+        'calc',
+        'pretrain',
+        '--out',
+        dir,
+        '--steps',
+        '1000000',
+        '--layers',
+        '1',
+        '--dim',
+        '8',
+        '--heads',
+        '2',
+        '--context',
+        '8',
+        '--batch',
+        '2',
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let stderr = '';
+    let sent = false;
+    child.stderr.on('data', (b: Buffer) => {
+      stderr += b.toString();
+      // After the first progress line the loop is running.
+      if (!sent && /step \d+\/1000000/.test(stderr)) {
+        sent = true;
+        child.kill('SIGINT');
+      }
+    });
+    // Without the fix the process ignores SIGINT forever: kill it so the test fails, not hangs.
+    const guard = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    const code = await new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
+    clearTimeout(guard);
+    expect(sent).toBe(true);
+    expect(stderr).toMatch(/SIGINT — saving a checkpoint after this step/);
+    expect(stderr).toMatch(/stopped at step (\d+) of 1000000; the checkpoint is saved/);
+    expect(code).toBe(130);
+    const meta = readPretrainMeta(dir)!;
+    expect(meta.complete).toBe(false);
+    expect(meta.step).toBeGreaterThan(0);
+  }, 120_000);
 });

@@ -49,6 +49,7 @@ import type { BackendName } from '@nalm/units';
 import { initBackend } from '@nalm/units';
 import { checkInt, checkNumber, parseSeeds } from './args.js';
 import { UsageError } from './errors.js';
+import { stopSignals } from './signals.js';
 import { formatDuration } from './pretrain.js';
 import { ensureDir, writeFileAtomic } from '../store/atomic.js';
 import { commandLine, lockStore } from '../store/lock.js';
@@ -391,14 +392,10 @@ export async function igcTrain(args: IgcTrainArgs, hooks: IgcHooks = {}): Promis
         `baseline adapter ${run.adapter.parameters.toLocaleString('en-US')} (width ${run.adapter.width}); ${run.train.steps} steps of ${run.train.batchSize}; backend ${backend}\n`,
     );
 
-    let stop: string | null = null;
-    const onSignal = (sig: string) => {
-      if (stop) process.exit(130);
-      stop = sig;
-      log(`\nnalm calc igc-train: ${sig} — saving a checkpoint after this step. (Again to quit now.)\n`);
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    const signals = stopSignals(
+      (sig) => `nalm calc igc-train: ${sig} — saving a checkpoint after this step.`,
+      log,
+    );
     try {
       for (const seed of seeds) {
         for (const variant of variants) {
@@ -491,7 +488,9 @@ export async function igcTrain(args: IgcTrainArgs, hooks: IgcHooks = {}): Promis
                 );
                 lastLine = now;
               }
-              const stopHere = stop !== null || (hooks.shouldStop?.(variant, seed, step) ?? false);
+              await signals.turn();
+              const stopHere =
+                signals.requested !== null || (hooks.shouldStop?.(variant, seed, step) ?? false);
               if (last) break;
               if (step % checkpointEvery === 0 || stopHere) await save(false);
               if (stopHere) {
@@ -512,8 +511,7 @@ export async function igcTrain(args: IgcTrainArgs, hooks: IgcHooks = {}): Promis
       }
       return 0;
     } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      signals.release();
     }
   } finally {
     lock?.release();

@@ -26,6 +26,7 @@ import type { BackendName } from '@nalm/units';
 import { initBackend } from '@nalm/units';
 import { checkInt, checkNumber } from './args.js';
 import { UsageError } from './errors.js';
+import { stopSignals } from './signals.js';
 import { ensureDir } from '../store/atomic.js';
 import { LOCK_FILE, commandLine, lockStore } from '../store/lock.js';
 import type { TextCorpus } from '../node/corpus.js';
@@ -275,14 +276,10 @@ export async function calcPretrain(args: CalcPretrainArgs, hooks: PretrainHooks 
         `batch ${settings.batchSize} × ${config.context}; backend ${backend}\n`,
     );
 
-    let stop: string | null = null;
-    const onSignal = (sig: string) => {
-      if (stop) process.exit(130);
-      stop = sig;
-      log(`\nnalm calc pretrain: ${sig} — saving a checkpoint after this step. (Again to quit now.)\n`);
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    const signals = stopSignals(
+      (sig) => `nalm calc pretrain: ${sig} — saving a checkpoint after this step.`,
+      log,
+    );
 
     const sessionStart = Date.now();
     const firstStep = trainer.step;
@@ -341,7 +338,8 @@ export async function calcPretrain(args: CalcPretrainArgs, hooks: PretrainHooks 
           lossSum = 0;
           lossCount = 0;
         }
-        const stopHere = stop !== null || (hooks.shouldStop?.(step) ?? false);
+        await signals.turn();
+        const stopHere = signals.requested !== null || (hooks.shouldStop?.(step) ?? false);
         if ((step % checkpointEvery === 0 && !last) || (stopHere && !last)) {
           const p = evalPrefix();
           progress = [
@@ -393,8 +391,7 @@ export async function calcPretrain(args: CalcPretrainArgs, hooks: PretrainHooks 
       );
       return 0;
     } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      signals.release();
     }
   } finally {
     trainer?.dispose();

@@ -20,6 +20,7 @@ import type { Op } from '@nalm/bench';
 import { OPS, parseRange } from '@nalm/bench';
 import { checkInt, checkNumber, parseNames, parseSeeds } from './args.js';
 import { UsageError, printable } from './errors.js';
+import { stopSignals } from './signals.js';
 import { writePlotFiles, writeReportFiles } from './report.js';
 import { writeFileAtomic } from '../store/atomic.js';
 import { NALM_VERSION } from '@nalm/bench';
@@ -401,17 +402,11 @@ export async function trainIntoStore(
     await initBackend(run.backend);
     // One worker runs in this thread; more run on a pool of worker threads.
     const pool = run.workers > 1 ? createWorkerPool({ workers: run.workers, backend: run.backend }) : null;
-    let stop = false;
-    const onSignal = (sig: string) => {
-      if (stop) process.exit(130);
-      stop = true;
-      pool?.stop();
-      process.stderr.write(
-        `\nnalm: ${sig} — stopping after the current evaluation; finished runs are kept. (Again to quit now.)\n`,
-      );
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    const signals = stopSignals(
+      (sig) => `nalm: ${sig} — stopping after the current evaluation; finished runs are kept.`,
+      (s) => process.stderr.write(s),
+      () => pool?.stop(),
+    );
     const started = Date.now();
     const common = {
       seeds: run.seeds,
@@ -419,7 +414,7 @@ export async function trainIntoStore(
       fast: run.fast,
       maxReplicas: run.maxReplicas,
       thresholdCache: run.thresholdCache,
-      shouldStop: () => stop,
+      shouldStop: () => signals.requested !== null,
       shard: run.shard,
       executor: pool?.execute,
       concurrency: run.workers,
@@ -429,8 +424,7 @@ export async function trainIntoStore(
         ? { ...common, kind: 'nsr', configs: run.configs, store, onEvent: run.onEvent }
         : { ...common, configs: run.configs, store, onEvent: run.onEvent },
     ).finally(() => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      signals.release();
       return pool?.close();
     });
     const seconds = (Date.now() - started) / 1000;
