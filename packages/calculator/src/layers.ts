@@ -81,7 +81,7 @@ export function gateValues(h: tf.Tensor, w: tf.Tensor, b: tf.Tensor): tf.Tensor3
 }
 
 /** x with a zero gradient (tfjs has no stop_gradient op). */
-const stopGradient = tf.customGrad(((x: tf.Tensor) => ({
+export const stopGradient = tf.customGrad(((x: tf.Tensor) => ({
   value: tf.clone(x),
   gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy),
 })) as unknown as Parameters<typeof tf.customGrad>[0]) as (x: tf.Tensor) => tf.Tensor;

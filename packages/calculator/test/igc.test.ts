@@ -164,6 +164,30 @@ describe('inserting the calculator into the frozen host', () => {
     lm.dispose();
   });
 
+  it('the gate sees what the operator slot read, but its loss does not move the read-out', () => {
+    const lm = host(1, 16, 1);
+    const calc = new IgcCalculator({ dim: 16, seed: 0, operandDigits: 2 }, tok);
+    const x = ids2d([lm.encode(igcPrompt('What is 12 plus 34?')), lm.encode(igcPrompt('Repeat 4821.'))]);
+    const h = lm.hiddenStates(x, 1);
+    const gateSum = () => tf.sum(calc.apply(h, x, false).gate) as tf.Scalar;
+    const { grads } = tf.variableGrads(gateSum, calc.variables);
+    const norm = (v: tf.Variable) => (grads[v.name] ? tf.norm(grads[v.name]!).dataSync()[0]! : 0);
+    // The gate's own weights learn from it, the operator view included …
+    expect(norm(calc.gateW)).toBeGreaterThan(0);
+    expect(norm(calc.gateU)).toBeGreaterThan(0);
+    expect(norm(calc.gateB)).toBeGreaterThan(0);
+    // … the read-out's do not (stopGradient on the pooled operator value).
+    for (const v of [calc.keyW, calc.queries, calc.headW, calc.headB]) expect(norm(v)).toBe(0);
+    // And the operator view changes the gate: u_g moves it, a row at a time.
+    const before = calc.apply(h, x, false).gate.dataSync().slice();
+    calc.gateU.assign(tf.mul(calc.gateU, 50));
+    const after = calc.apply(h, x, false).gate.dataSync();
+    expect(Array.from(after)).not.toEqual(Array.from(before));
+    tf.dispose([x, h, ...Object.values(grads)]);
+    calc.dispose();
+    lm.dispose();
+  });
+
   it('generates one token per step and stops at the newline: the frozen head emits what the module writes', () => {
     const lm = host(2, 64, 2);
     const calc = new IgcCalculator({ dim: 64, seed: 0 }, tok);
@@ -225,6 +249,10 @@ describe('inserting the calculator into the frozen host', () => {
     expect(() =>
       decodeInsertedModule({ json: { ...enc.json, format: 'x' as never }, data: enc.data }, tok),
     ).toThrow(LanguageModelInputError);
+    // A module of the previous layout says so and what to do, instead of a shape error.
+    expect(() =>
+      decodeInsertedModule({ json: { ...enc.json, formatVersion: 1 }, data: enc.data }, tok),
+    ).toThrow(/older nalm \(format version 1.*train it again with 'nalm calc igc-train'/);
     const wrong = new IgcCalculator({ dim: 16, seed: 5, operandDigits: 2 }, tok);
     const encWrong = await encodeInsertedModule(wrong);
     expect(() =>
