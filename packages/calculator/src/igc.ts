@@ -196,6 +196,8 @@ export interface IgcOutput {
   logits: tf.Tensor3D;
   /** Gate [B, T, 1] (its gradient reaches only w_g and b_g, as in GatedCalculator). */
   gate: tf.Tensor3D;
+  /** The read-out's attention [B, 2D + 3, T] (what `slotPositions` supervises in training). */
+  attention: tf.Tensor3D;
   /** Where the module writes: 1 at (row, position) pairs with a character, else 0 ([B·T]). */
   writes: Float32Array;
   rows: IgcRowInfo[];
@@ -386,14 +388,14 @@ export class IgcCalculator implements InsertedModule {
             ) as tf.Tensor3D)
           : (tf.fill([B, T, 1], this.forceGate) as tf.Tensor3D);
       const out = tf.add(h, tf.mul(gate, write)) as tf.Tensor3D;
-      return { out, logits, gate };
+      return { out, logits, gate, attention };
     });
     return { ...tensors, writes, rows };
   }
 
   readonly insert: InsertFn = (h, ids, training) => {
     const o = this.apply(h, ids, training);
-    tf.dispose([o.logits, o.gate]);
+    tf.dispose([o.logits, o.gate, o.attention]);
     return o.out;
   };
 

@@ -165,6 +165,7 @@ export {
   parseAnswer,
   questionIds,
   readOperands,
+  slotPositions,
 } from './igc-train.js';
 export type {
   IgcAnswer,

@@ -30,9 +30,11 @@ import {
   igcBatch,
   parseAnswer,
   readOperands,
+  slotPositions,
 } from '../src/igc-train.js';
 import type { ArithmeticTask, Item } from '../src/task.js';
 import { ArithmeticInputError, createTask, parseQuestion } from '../src/task.js';
+import { operandSlots } from '../src/layers.js';
 import type { LanguageModel } from '../src/transformer.js';
 import { buildLanguageModel } from '../src/transformer.js';
 
@@ -162,6 +164,20 @@ describe('inserting the calculator into the frozen host', () => {
     ).length;
     expect(right / items.length).toBeGreaterThanOrEqual(0.9);
     lm.dispose();
+  });
+
+  it("slotPositions: each slot's target is its digit, the character before the number, or the operator word", () => {
+    const q = 'What is 48213 times 907?';
+    const pos = slotPositions(q, 5)!;
+    const ids = tok.encode(igcPrompt(q), { bos: true });
+    const at = (p: number) => tok.decode(ids.subarray(p, p + 1));
+    const L = operandSlots(5);
+    expect([0, 1, 2, 3, 4].map((k) => at(pos[L.aDigits + k]!)).join('')).toBe('31284');
+    expect([0, 1, 2, 3, 4].map((k) => at(pos[L.bDigits + k]!)).join('')).toBe('709  ');
+    expect(pos[L.bDigits + 3]).toBe(pos[L.bSign]); // absent digits and the sign: the space before 907
+    expect(at(pos[L.aSign]!)).toBe(' ');
+    expect(at(pos[L.op]!)).toBe('t');
+    expect(slotPositions('Repeat 4821.', 5)).toBeNull();
   });
 
   it('the gate sees what the operator slot read, but its loss does not move the read-out', () => {
