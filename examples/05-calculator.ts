@@ -83,7 +83,8 @@ console.log(
 // *where* each digit is; the value at a position is its character beside its hidden state), the
 // embeddings of the 12 characters it can write, and the gate. The loss: the answer's
 // cross-entropy through the frozen upper blocks, the text's (so the host's language is kept),
-// the read-out's against the true operands, and a gate target (open where the result is written,
+// the read-out's against the true operands and its attention's against where their digits are
+// (the question generator knows both), and a gate target (open where the result is written,
 // closed elsewhere). The module writes the result's j-th character at the j-th answer position,
 // counted from the answer marker `\nA: ` (a rule of the prompt format, not learned).
 const task = createTask({ testPerSubtask: short ? 10 : 100 });
