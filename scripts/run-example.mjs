@@ -14,7 +14,18 @@ const all = args.includes('--all');
 const available = readdirSync(join(root, 'examples'))
   .filter((f) => /^\d\d-.*\.ts$/.test(f))
   .sort();
-const names = all ? available : args.filter((a) => !a.startsWith('--'));
+// Other flags go to the example with their values (`pnpm example 05-calculator --host DIR`).
+const forward = [];
+const given = [];
+for (let i = 0; i < args.length; i++) {
+  const a = args[i];
+  if (a === '--short' || a === '--all') continue;
+  if (a.startsWith('--')) {
+    forward.push(a);
+    if (args[i + 1] !== undefined && !args[i + 1].startsWith('--')) forward.push(args[++i]);
+  } else given.push(a);
+}
+const names = all ? available : given;
 if (names.length === 0) {
   console.error(
     `usage: pnpm example NAME [--short]   (NAME one of: ${available.map((f) => f.replace(/\.ts$/, '')).join(', ')})`,
@@ -37,6 +48,7 @@ for (const name of names) {
       'tsx',
       join(root, 'examples', file),
       ...(short ? ['--short'] : []),
+      ...forward,
     ],
     {
       stdio: 'inherit',
