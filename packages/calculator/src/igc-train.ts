@@ -45,7 +45,7 @@ import { operandLabels, operandLoss, operandSlots } from './layers.js';
 import type { Perplexity } from './pretrain.js';
 import { AdamW, batchWindows, heldOutPerplexity, learningRateAt } from './pretrain.js';
 import type { ArithmeticTask, Item } from './task.js';
-import { ARITH_SUBTASKS, MAX_DIGITS, NON_ARITH_SUBTASKS, parseQuestion } from './task.js';
+import { ARITH_SUBTASKS, MAX_DIGITS, NON_ARITH_SUBTASKS, arithmeticSpans, parseQuestion } from './task.js';
 import type { LanguageModel } from './transformer.js';
 
 export interface IgcTrainSettings {
@@ -110,21 +110,22 @@ export interface IgcBatch {
  * Training only: at inference the read-out finds the positions itself.
  */
 export function slotPositions(text: string, D: number): Int32Array | null {
-  const m = /^What is (\d+) (.+?) (\d+)\?$/.exec(text);
-  if (!m) return null;
+  const q = arithmeticSpans(text);
+  if (!q || !/^\d+$/.test(q.a.text) || !/^\d+$/.test(q.b.text)) return null;
   const offset = 1 + igcPrompt(text).indexOf(text); // <bos>, then the prompt's prefix
-  const [, a, word, b] = m as unknown as [string, string, string, string];
-  const startA = 'What is '.length;
-  const startB = startA + a.length + 1 + word.length + 1;
   const L = operandSlots(D);
   const out = new Int32Array(L.count);
   for (let k = 0; k < D; k++) {
-    out[L.aDigits + k] = offset + (k < a.length ? startA + a.length - 1 - k : startA - 1);
-    out[L.bDigits + k] = offset + (k < b.length ? startB + b.length - 1 - k : startB - 1);
+    for (const [slot, n] of [
+      [L.aDigits, q.a],
+      [L.bDigits, q.b],
+    ] as const) {
+      out[slot + k] = offset + (k < n.text.length ? n.start + n.text.length - 1 - k : n.start - 1);
+    }
   }
-  out[L.aSign] = offset + startA - 1;
-  out[L.bSign] = offset + startB - 1;
-  out[L.op] = offset + startA + a.length + 1;
+  out[L.aSign] = offset + q.a.start - 1;
+  out[L.bSign] = offset + q.b.start - 1;
+  out[L.op] = offset + q.word.start;
   return out;
 }
 

@@ -60,7 +60,7 @@ import { OPERATORS, calculate } from './arith.js';
 import type { CharTokenizer } from './char-tokenizer.js';
 import { LanguageModelInputError } from './char-tokenizer.js';
 import type { Operands, SlotParams } from './layers.js';
-import { decodeOperands, operandSlots, slotAttention, stopGradient } from './layers.js';
+import { decodeOperands, gateValues, operandSlots, slotAttention, stopGradient } from './layers.js';
 import { layerNorm, linear } from './transformer.js';
 import { gelu } from './transformer.js';
 
@@ -378,15 +378,7 @@ export class IgcCalculator implements InsertedModule {
       );
       const gate =
         this.forceGate === null
-          ? (tf.sigmoid(
-              tf.add(
-                tf.add(
-                  tf.reshape(tf.matMul(tf.reshape(hn, [B * T, d]), this.gateW), [B, T, 1]),
-                  tf.reshape(tf.matMul(opRead, this.gateU), [B, 1, 1]),
-                ),
-                this.gateB,
-              ),
-            ) as tf.Tensor3D)
+          ? gateValues(hn, this.gateW, this.gateB, tf.matMul(opRead, this.gateU))
           : (tf.fill([B, T, 1], this.forceGate) as tf.Tensor3D);
       const out = tf.add(h, tf.mul(gate, write)) as tf.Tensor3D;
       return { out, logits, gate, attention };

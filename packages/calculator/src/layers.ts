@@ -70,13 +70,17 @@ export function slotAttention(
   });
 }
 
-/** The gate per position, g = σ(H·w_g + b_g): h [B, T, d], w [d, 1], b [1] → [B, T, 1]. */
-export function gateValues(h: tf.Tensor, w: tf.Tensor, b: tf.Tensor): tf.Tensor3D {
+/**
+ * The gate per position, g = σ(H·w_g + r + b_g): h [B, T, d], w [d, 1], b [1] → [B, T, 1]. The
+ * optional `rowBias` r [B, 1] is one term per row, shared by its positions (IGC adds what its
+ * operator slot read).
+ */
+export function gateValues(h: tf.Tensor, w: tf.Tensor, b: tf.Tensor, rowBias?: tf.Tensor): tf.Tensor3D {
   return tf.tidy(() => {
     const [B, T, d] = h.shape as [number, number, number];
-    return tf.sigmoid(
-      tf.add(tf.reshape(tf.matMul(tf.reshape(h, [B * T, d]), w), [B, T, 1]), b),
-    ) as tf.Tensor3D;
+    const hw = tf.reshape(tf.matMul(tf.reshape(h, [B * T, d]), w), [B, T, 1]);
+    const pre = rowBias ? tf.add(hw, tf.reshape(rowBias, [B, 1, 1])) : hw;
+    return tf.sigmoid(tf.add(pre, b)) as tf.Tensor3D;
   });
 }
 

@@ -97,10 +97,27 @@ function checkNumber(s: string, text: string, maxDigits: number): bigint {
  * The item of a question text (answer included), or an ArithmeticInputError naming the problem:
  * unknown operator, a number with too many digits, or a text in none of the accepted forms.
  */
+/** A part of a question's text: its characters and where they start. */
+export interface TextSpan {
+  readonly text: string;
+  readonly start: number;
+}
+
+/**
+ * The parts of an arithmetic question's text (first operand, operator word, second operand), or
+ * null when `text` does not have its shape. Shape only: `parseQuestion` checks the parts.
+ */
+export function arithmeticSpans(text: string): { a: TextSpan; word: TextSpan; b: TextSpan } | null {
+  const m = /^What is (\S+) (.+?) (\S+)\?$/d.exec(text);
+  if (!m) return null;
+  const span = (i: number): TextSpan => ({ text: m[i]!, start: m.indices![i]![0] });
+  return { a: span(1), word: span(2), b: span(3) };
+}
+
 export function parseQuestion(text: string, maxDigits = MAX_DIGITS): Item {
-  const arith = /^What is (\S+) (.+?) (\S+)\?$/.exec(text);
+  const arith = arithmeticSpans(text);
   if (arith) {
-    const [, sa, word, sb] = arith as unknown as [string, string, string, string];
+    const [sa, word, sb] = [arith.a.text, arith.word.text, arith.b.text];
     const op = OPERATORS.findIndex((o) => OPERATOR_WORDS[o] === word);
     if (op < 0) {
       throw new ArithmeticInputError(
