@@ -13,7 +13,7 @@
 import type { RunConfig } from './config.js';
 import { configKey } from './config.js';
 import type { StaticBatch as SweepBatch } from './sweep.js';
-import { DEFAULT_MAX_REPLICAS, modelCost, planBatches, shardOf } from './sweep.js';
+import { DEFAULT_MAX_REPLICAS, batchSizeFor, modelCost, planBatches, shardOf } from './sweep.js';
 import type { ReplicaSpec } from './train/replicas.js';
 import { batchKey } from './train/replicas.js';
 
@@ -131,7 +131,7 @@ class ShardTimer {
   /** One replica's seconds, and the sweep's sort cost of one replica (iterations × model cost). */
   private readonly seconds1: Float64Array;
   private readonly cost1: Float64Array;
-  private readonly groupMax: number[] = [];
+  private readonly groupSize: number[] = [];
 
   constructor(grid: PlanGrid, rates: Rates) {
     const cells = cellsOf(grid);
@@ -153,7 +153,7 @@ class ShardTimer {
         if (g === undefined) {
           g = groups.size;
           groups.set(name, g);
-          this.groupMax.push(max[engine]);
+          this.groupSize.push(batchSizeFor(config, engine, max[engine]));
         }
         v = {
           g,
@@ -181,7 +181,7 @@ class ShardTimer {
       }
       const batches: { seconds: number; cost: number }[] = [];
       for (const [g, members] of groups) {
-        const size = this.groupMax[g]!;
+        const size = this.groupSize[g]!;
         for (let k = 0; k < members.length; k += size) {
           const chunk = members.slice(k, k + size);
           batches.push({

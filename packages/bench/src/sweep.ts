@@ -20,7 +20,13 @@ import type { ThresholdCache } from './threshold.js';
 
 export type { Engine, FastTrainer, SweepBatch, SweepProgress };
 export type { StaticBatch };
-export { DEFAULT_MAX_REPLICAS, modelCost, planBatches } from './kinds/static.js';
+export {
+  DEFAULT_MAX_REPLICAS,
+  FAST_BATCH_WORK,
+  batchSizeFor,
+  modelCost,
+  planBatches,
+} from './kinds/static.js';
 
 /** What a sweep reports as it runs; `StaticSweepEvent` and `NsrSweepEvent` are its two kinds'. */
 export type SweepEvent<

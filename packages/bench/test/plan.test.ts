@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import type { RunConfig } from '../src/config.js';
 import { configKey } from '../src/config.js';
-import { shardOf } from '../src/sweep.js';
+import { FAST_BATCH_WORK, shardOf } from '../src/sweep.js';
 import type { PlanGrid } from '../src/plan.js';
 import {
   batchGroup,
@@ -118,6 +118,36 @@ describe('plan: times', () => {
         expect(fast.length).toBe(n);
         fast.forEach((s, k) => expect(s).toBeCloseTo(reference[k]!, 9));
       }
+    }
+  });
+});
+
+describe('plan: long runs', () => {
+  // At the paper's 5M iterations a fused batch holds what FAST_BATCH_WORK allows (2 NMU seeds, 1 of
+  // the costlier NALU), and the per-shard timer must form the same batches as the sweep.
+  const long: PlanGrid = {
+    configs: expandPreset({ ...base, models: ['nmu', 'nalu'], ops: ['mul'], iterations: 5_000_000 }),
+    seeds: Array.from({ length: 9 }, (_, i) => i),
+    engineOf: () => 'fast',
+    maxReplicas: { fast: 10, tfjs: 30 },
+  };
+  const longRates = new Map(calibrationBatches(gridBatches(long)).map((b) => [batchGroup(b), 20_000]));
+
+  it('caps fused batches by work, and the per-shard times still equal the sweep’s batches', () => {
+    const batches = gridBatches(long);
+    const perModel = (m: string) =>
+      batches.filter((b) => b.replicas[0]!.config.model === m).map((b) => b.replicas.length);
+    expect(FAST_BATCH_WORK / 5_000_000).toBe(2);
+    expect(perModel('nmu')).toEqual([2, 2, 2, 2, 1]);
+    expect(perModel('nalu')).toEqual(Array(9).fill(1));
+    for (const n of [1, 2, 5]) {
+      const reference = Array.from({ length: n }, (_, k) =>
+        lanesMakespan(
+          gridBatches(long, { index: k, count: n }).map((b) => batchSeconds(b, longRates)),
+          2,
+        ),
+      );
+      shardSeconds(long, longRates, n, 2).forEach((s, k) => expect(s).toBeCloseTo(reference[k]!, 9));
     }
   });
 });

@@ -54,6 +54,14 @@ describe('planBatches for parallel workers', () => {
     expect(sizes(many)).toEqual([1, 1, 1]);
   });
 
+  it('keeps long fused runs to small batches (a kill loses at most one), tfjs batches whole', () => {
+    const long = (model: string) => cells(config(model, 5_000_000), seeds10);
+    expect(sizes(planBatches(long('nmu'), 10, () => 'fast'))).toEqual([2, 2, 2, 2, 2]);
+    expect(sizes(planBatches(long('nalu'), 10, () => 'fast'))).toEqual(Array(10).fill(1));
+    expect(sizes(planBatches(long('nmu'), 100, () => 'tfjs'))).toEqual([10]);
+    expect(sizes(planBatches(cells(config('nmu', 1_000_000), seeds10), 10, () => 'fast'))).toEqual([10]);
+  });
+
   it('leaves tfjs batches whole and does not split when there are enough batches', () => {
     expect(sizes(planBatches(cells(config('nmu'), seeds10), 100, () => 'tfjs', 2))).toEqual([10]);
     const twoConfigs = [...cells(config('nmu'), [0, 1, 2, 3]), ...cells(config('nau'), [0, 1, 2, 3])];

@@ -38,6 +38,22 @@ export function modelCost(model: string): number {
 }
 
 /**
+ * Most work (replicas × iterations × model cost) in one fused-path batch. A batch stores its records
+ * when it ends, so this bounds what a kill loses: at the paper's 5M iterations a batch holds two
+ * NMU seeds or one NALU seed (minutes of one core), where ten would be an hour or more. Splitting
+ * changes no fused record (each replica trains alone inside its batch), and short runs keep their
+ * batches of up to `maxReplicas`.
+ */
+export const FAST_BATCH_WORK = 10_000_000;
+
+/** Replicas per batch of a configuration's group on an engine, given that engine's maximum. */
+export function batchSizeFor(config: RunConfig, engine: 'fast' | 'tfjs', max: number): number {
+  if (engine !== 'fast') return max;
+  const perReplica = config.iterations * modelCost(config.model);
+  return Math.max(1, Math.min(max, Math.floor(FAST_BATCH_WORK / perReplica)));
+}
+
+/**
  * Group pending cells into batches of compatible replicas (same `batchKey`), in grid order.
  *
  * `parallel` (default 1): batches that run at once (the workers). With fewer batches than that, the
@@ -64,7 +80,8 @@ export function planBatches(
   }
   const batches: StaticBatch[] = [];
   for (const group of groups.values()) {
-    const size = max(engineOf(group[0]!.config));
+    const engine = engineOf(group[0]!.config);
+    const size = batchSizeFor(group[0]!.config, engine, max(engine));
     for (let i = 0; i < group.length; i += size) {
       const replicas = group.slice(i, i + size);
       batches.push({ kind: 'static', index: 0, count: 0, replicas, engine: engineOf(replicas[0]!.config) });
@@ -99,7 +116,7 @@ export interface StaticPlanContext {
   fast?: FastTrainer | undefined;
   /** Most replicas in one tfjs batch (default 100). */
   maxReplicas?: number | undefined;
-  /** Most replicas in one fused-path batch (default 10). */
+  /** Most replicas in one fused-path batch (default 10; fewer for long runs, see FAST_BATCH_WORK). */
   maxFastReplicas?: number | undefined;
   /** Batches that run at once (the workers). */
   parallel: number;

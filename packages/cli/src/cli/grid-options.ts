@@ -46,6 +46,7 @@ export function gridOptions<T>(y: Argv<T>) {
     })
     .option('max-replicas', {
       type: 'number',
-      describe: 'Most seeds trained in one batch [default: 100]',
+      describe:
+        'Most seeds trained in one tfjs batch [default: 100] (fused-path batches: at most 10, fewer for long runs so that a kill loses little)',
     });
 }
