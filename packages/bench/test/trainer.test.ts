@@ -1,9 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
+import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { UnitDef } from '@nalm/units';
 import { initBackend, nauDef } from '@nalm/units';
 import type { RunConfig } from '../src/config.js';
 import { configKey } from '../src/config.js';
+import { kernelsLoaded, useKernels } from '../src/fast/wasm.js';
 import { registerModel } from '../src/models/registry.js';
 import { defaultStaticTask } from '../src/tasks/static.js';
 import { trainReplicas } from '../src/train/replicas.js';
@@ -189,6 +191,20 @@ describe('tfjs engine: records independent of batch mates (wasm, I = 100)', () =
     const [a, b] = [...whole.values()];
     expect(a!.curve).not.toEqual(b!.curve);
     expect(a!.curve.at(-1)!.interpolation).not.toBe(a!.curve[0]!.interpolation);
+  });
+
+  it('batches drawn by the wasm kernels or in JavaScript give identical records', async () => {
+    const c = grid[0]!;
+    expect(kernelsLoaded()).toBe(true); // scripts/vitest-kernels.ts
+    const withKernels = (await trainReplicas({ replicas: specs(c, [0, 1]) }))!;
+    const bytes = readFileSync(new URL('../wasm/kernels.wasm', import.meta.url));
+    useKernels(null);
+    try {
+      const inJs = (await trainReplicas({ replicas: specs(c, [0, 1]) }))!;
+      expect(inJs).toEqual(withKernels);
+    } finally {
+      useKernels(bytes);
+    }
   });
 
   it('the evaluation chunk size does not change a record', async () => {

@@ -103,10 +103,12 @@ let compiled: object | undefined;
  * Hands the fused trainer its kernels: the bytes of `@nalm/bench/kernels.wasm` (or a compiled
  * `WebAssembly.Module`). The core never reads files, so it cannot find them itself: @nalm/cli loads
  * them from node_modules; a page fetches them (browsers compile modules over 4 KB on the main
- * thread only asynchronously: pass `await WebAssembly.compile(bytes)` there).
+ * thread only asynchronously: pass `await WebAssembly.compile(bytes)` there). `null` forgets them:
+ * the fused engine is then unavailable and the tfjs trainer draws its batches in JavaScript (the
+ * same values).
  */
-export function useKernels(kernels: Uint8Array | object): void {
-  compiled = kernels instanceof Uint8Array ? new WA.Module(kernels) : kernels;
+export function useKernels(kernels: Uint8Array | object | null): void {
+  compiled = kernels === null ? undefined : kernels instanceof Uint8Array ? new WA.Module(kernels) : kernels;
 }
 
 /** Whether `useKernels` has been called (the fused engine is usable). */

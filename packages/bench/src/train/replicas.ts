@@ -19,6 +19,7 @@ import { RECORD_VERSION } from '../record.js';
 import { curveOutcome } from '../success.js';
 import type { StaticTaskInstance } from '../tasks/static.js';
 import { createStaticTask, evaluationInputs } from '../tasks/static.js';
+import { Arena, kernelsLoaded } from '../fast/wasm.js';
 import { LossBuffer, stalled } from './reinit.js';
 import { scheduleValue } from './schedule.js';
 import { nextTick } from '../tick.js';
@@ -225,6 +226,8 @@ interface ReplicaBatch {
   tasks: StaticTaskInstance[];
   evalSets: EvalSet[];
   optimizer: tf.Optimizer;
+  /** The fused path's wasm kernels draw the inputs and targets when they are loaded (see `inputBuffer`). */
+  filler: Arena | undefined;
   /** Buffers of one step's inputs, targets and (per noisy layer) noise, all replicas. */
   xBuf: Float32Array;
   yBuf: Float64Array;
@@ -254,6 +257,7 @@ function prepareBatch(specs: readonly ReplicaSpec[], real: number): ReplicaBatch
   const layers = initLayers(model.layers(I, config.hidden), seeds);
   const tasks = specs.map((s) => createStaticTask(s.config.task, s.seed));
   const training = model.training ?? {};
+  const { filler, xBuf } = inputBuffer(R * B * I, B);
   return {
     specs,
     real,
@@ -277,7 +281,8 @@ function prepareBatch(specs: readonly ReplicaSpec[], real: number): ReplicaBatch
       return { which, xs, n, targets: tasks.map((t, r) => t.targets(xs[r]!, n)) };
     }),
     optimizer: tf.train.adam(config.lr, 0.9, 0.999, 1e-8),
-    xBuf: new Float32Array(R * B * I),
+    filler,
+    xBuf,
     yBuf: new Float64Array(R * B),
     yBuf32: new Float32Array(R * B),
     // Input width of every layer (layer k reads layer k − 1's output).
@@ -289,6 +294,21 @@ function prepareBatch(specs: readonly ReplicaSpec[], real: number): ReplicaBatch
       ? { rule: training.reinit, buffers: seeds.map(() => new LossBuffer()), counts: seeds.map(() => 0) }
       : null,
   };
+}
+
+/**
+ * The step's input buffer: in the memory of the fused path's wasm kernels when they are loaded, so
+ * that their SIMD `fillLanes` and `subsetTargets` draw the batch (bit-identical to the JavaScript
+ * stream, tested in wasm-kernels.test.ts; at I = 100 drawing was a quarter of a tfjs step), else a
+ * plain array. Everything is allocated here, before the view is made: the arena's memory never
+ * grows after, so the view stays valid.
+ */
+function inputBuffer(count: number, rows: number): { filler: Arena | undefined; xBuf: Float32Array } {
+  if (!kernelsLoaded()) return { filler: undefined, xBuf: new Float32Array(count) };
+  const arena = new Arena();
+  const ptr = arena.allocF32(count);
+  arena.reserveTargets(rows);
+  return { filler: arena, xBuf: new Float32Array(arena.memoryBuffer, ptr, count) };
 }
 
 /** Each layer's parameters for every seed, stacked on a leading replica axis ([R, …]). */
@@ -463,6 +483,7 @@ function trainStep(b: ReplicaBatch, t: number): Float32Array | Int32Array | Uint
       b.xBuf.subarray(r * B * I, (r + 1) * B * I),
       b.yBuf.subarray(r * B, (r + 1) * B),
       B,
+      b.filler,
     );
   }
   b.yBuf32.set(b.yBuf);
