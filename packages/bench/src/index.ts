@@ -85,7 +85,15 @@ export type {
   StaticSweepEvent,
   NsrSweepEvent,
 } from './sweep.js';
-export { DEFAULT_MAX_REPLICAS, modelCost, planBatches, runSweep, shardOf } from './sweep.js';
+export {
+  DEFAULT_MAX_REPLICAS,
+  FAST_BATCH_WORK,
+  batchSizeFor,
+  modelCost,
+  planBatches,
+  runSweep,
+  shardOf,
+} from './sweep.js';
 export type {
   Cell,
   KindName,

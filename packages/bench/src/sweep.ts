@@ -95,7 +95,7 @@ interface CommonSweepOptions {
   fast?: FastTrainer | undefined;
   /** Most replicas trained in one tfjs batch (static default 100, NSR float32 default 120). */
   maxReplicas?: number;
-  /** Static task: most replicas in one fused-path batch (default 10). */
+  /** Static task: most replicas in one fused-path batch (default 10; fewer for long runs, see FAST_BATCH_WORK). */
   maxFastReplicas?: number;
   /** Train only this shard of the grid (see `shardOf`). */
   shard?: Shard;

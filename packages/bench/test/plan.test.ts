@@ -131,7 +131,13 @@ describe('plan: long runs', () => {
     engineOf: () => 'fast',
     maxReplicas: { fast: 10, tfjs: 30 },
   };
-  const longRates = new Map(calibrationBatches(gridBatches(long)).map((b) => [batchGroup(b), 20_000]));
+  // Different rates per group, so a timer that chunked a group differently would show.
+  const longRates = new Map(
+    calibrationBatches(gridBatches(long)).map((b) => [
+      batchGroup(b),
+      b.replicas[0]!.config.model === 'nalu' ? 5_000 : 20_000,
+    ]),
+  );
 
   it('caps fused batches by work, and the per-shard times still equal the sweep’s batches', () => {
     const batches = gridBatches(long);
@@ -140,14 +146,16 @@ describe('plan: long runs', () => {
     expect(FAST_BATCH_WORK / 5_000_000).toBe(2);
     expect(perModel('nmu')).toEqual([2, 2, 2, 2, 1]);
     expect(perModel('nalu')).toEqual(Array(9).fill(1));
-    for (const n of [1, 2, 5]) {
-      const reference = Array.from({ length: n }, (_, k) =>
-        lanesMakespan(
-          gridBatches(long, { index: k, count: n }).map((b) => batchSeconds(b, longRates)),
-          2,
-        ),
-      );
-      shardSeconds(long, longRates, n, 2).forEach((s, k) => expect(s).toBeCloseTo(reference[k]!, 9));
+    for (const n of [1, 2, 3, 5, 7]) {
+      for (const w of [1, 2, 3]) {
+        const reference = Array.from({ length: n }, (_, k) =>
+          lanesMakespan(
+            gridBatches(long, { index: k, count: n }).map((b) => batchSeconds(b, longRates)),
+            w,
+          ),
+        );
+        shardSeconds(long, longRates, n, w).forEach((s, k) => expect(s).toBeCloseTo(reference[k]!, 9));
+      }
     }
   });
 });

@@ -1,11 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { readFileSync } from 'node:fs';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import type { UnitDef } from '@nalm/units';
 import { initBackend, nauDef } from '@nalm/units';
 import type { RunConfig } from '../src/config.js';
 import { configKey } from '../src/config.js';
-import { kernelsLoaded, useKernels } from '../src/fast/wasm.js';
+import { Arena, kernelsLoaded, useKernels } from '../src/fast/wasm.js';
 import { registerModel } from '../src/models/registry.js';
 import { defaultStaticTask } from '../src/tasks/static.js';
 import { trainReplicas } from '../src/train/replicas.js';
@@ -196,7 +196,15 @@ describe('tfjs engine: records independent of batch mates (wasm, I = 100)', () =
   it('batches drawn by the wasm kernels or in JavaScript give identical records', async () => {
     const c = grid[0]!;
     expect(kernelsLoaded()).toBe(true); // scripts/vitest-kernels.ts
+    // Not vacuous: the kernel run really draws with the kernels.
+    const fill = vi.spyOn(Arena.prototype, 'fillLanes');
+    const targets = vi.spyOn(Arena.prototype, 'subsetTargets');
     const withKernels = (await trainReplicas({ replicas: specs(c, [0, 1]) }))!;
+    expect(fill).toHaveBeenCalled();
+    expect(targets).toHaveBeenCalled();
+    expect(targets.mock.results.every((r) => r.value === true)).toBe(true);
+    fill.mockRestore();
+    targets.mockRestore();
     const bytes = readFileSync(new URL('../wasm/kernels.wasm', import.meta.url));
     useKernels(null);
     try {

@@ -93,10 +93,6 @@ function checkNumber(s: string, text: string, maxDigits: number): bigint {
   return BigInt(s);
 }
 
-/**
- * The item of a question text (answer included), or an ArithmeticInputError naming the problem:
- * unknown operator, a number with too many digits, or a text in none of the accepted forms.
- */
 /** A part of a question's text: its characters and where they start. */
 export interface TextSpan {
   readonly text: string;
@@ -114,6 +110,10 @@ export function arithmeticSpans(text: string): { a: TextSpan; word: TextSpan; b:
   return { a: span(1), word: span(2), b: span(3) };
 }
 
+/**
+ * The item of a question text (answer included), or an ArithmeticInputError naming the problem:
+ * unknown operator, a number with too many digits, or a text in none of the accepted forms.
+ */
 export function parseQuestion(text: string, maxDigits = MAX_DIGITS): Item {
   const arith = arithmeticSpans(text);
   if (arith) {

@@ -97,8 +97,9 @@ export interface ModelDef {
   /** The paper's sparsity schedule for this model, or null when it has no sparsity regulariser. */
   schedule: Schedule | null;
   /**
-   * Relative training cost per seed-iteration (default 1, the NAU/NMU models). Only used to start
-   * expensive batches first so parallel workers finish together.
+   * Relative training cost per seed-iteration (default 1, the NAU/NMU models). Used to start
+   * expensive batches first so parallel workers finish together, and to size long fused batches
+   * (`FAST_BATCH_WORK`).
    */
   cost?: number;
   /** Training settings of this model (learning rate, clipping, re-initialisation, regulariser weights). */

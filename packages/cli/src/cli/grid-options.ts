@@ -47,6 +47,6 @@ export function gridOptions<T>(y: Argv<T>) {
     .option('max-replicas', {
       type: 'number',
       describe:
-        'Most seeds trained in one tfjs batch [default: 100] (fused-path batches: at most 10, fewer for long runs so that a kill loses little)',
+        'Most seeds trained in one tfjs batch [default: 100; NSR float32: 120] (fused-path batches: at most 10, fewer for long runs so that a kill loses little; NSR float64: 1)',
     });
 }

@@ -31,7 +31,8 @@ async function prepare(task: WorkerTask): Promise<void> {
 export default async function run(task: WorkerTask): Promise<StoreRecord[] | null> {
   ready ??= prepare(task);
   await ready;
-  if (task.batch.kind === 'static' && task.batch.engine === 'fast') loadKernels(); // once: idempotent
+  // Once (idempotent), for tfjs batches too: the generic trainer draws its batches with the kernels.
+  if (task.batch.kind === 'static') loadKernels();
   const stop = new Int32Array(task.stop);
   try {
     // The message is a boundary: parse each configuration once (the trainer then trusts it).
