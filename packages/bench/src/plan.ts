@@ -67,17 +67,26 @@ function cellsOf(grid: PlanGrid): Cell[] {
   return cells;
 }
 
-function batchesOf(grid: PlanGrid, specs: readonly ReplicaSpec[]): SweepBatch[] {
+function batchesOf(grid: PlanGrid, specs: readonly ReplicaSpec[], workers: number): SweepBatch[] {
   const max = grid.maxReplicas ?? DEFAULT_MAX_REPLICAS;
-  return planBatches(specs, (e) => max[e], grid.engineOf);
+  return planBatches(specs, (e) => max[e], grid.engineOf, workers);
 }
 
-/** The batches the sweep forms for the whole grid (or one shard of it), in the order it runs them. */
-export function gridBatches(grid: PlanGrid, shard?: { index: number; count: number }): SweepBatch[] {
+/**
+ * The batches the sweep forms for the whole grid (or one shard of it) on `workers` workers, in the
+ * order it runs them (with fewer batches than workers the sweep splits fused batches; see
+ * planBatches).
+ */
+export function gridBatches(
+  grid: PlanGrid,
+  shard?: { index: number; count: number },
+  workers = 1,
+): SweepBatch[] {
   const cells = cellsOf(grid).filter((c) => !shard || c.hash % shard.count === shard.index);
   return batchesOf(
     grid,
     cells.map((c) => c.spec),
+    workers,
   );
 }
 
@@ -132,6 +141,8 @@ class ShardTimer {
   private readonly seconds1: Float64Array;
   private readonly cost1: Float64Array;
   private readonly groupSize: number[] = [];
+  /** Per group: on the fused path (the sweep splits only those batches for idle workers). */
+  private readonly groupFused: boolean[] = [];
 
   constructor(grid: PlanGrid, rates: Rates) {
     const cells = cellsOf(grid);
@@ -154,6 +165,7 @@ class ShardTimer {
           g = groups.size;
           groups.set(name, g);
           this.groupSize.push(batchSizeFor(config, engine, max[engine]));
+          this.groupFused.push(engine === 'fast');
         }
         v = {
           g,
@@ -179,20 +191,30 @@ class ShardTimer {
         if (g) g.push(i);
         else groups.set(this.group[i]!, [i]);
       }
-      const batches: { seconds: number; cost: number }[] = [];
+      const batches: { members: number[]; fused: boolean }[] = [];
       for (const [g, members] of groups) {
         const size = this.groupSize[g]!;
         for (let k = 0; k < members.length; k += size) {
-          const chunk = members.slice(k, k + size);
-          batches.push({
-            seconds: chunk.reduce((a, i) => a + this.seconds1[i]!, 0),
-            cost: chunk.length * this.cost1[chunk[0]!]!,
-          });
+          batches.push({ members: members.slice(k, k + size), fused: this.groupFused[g]! });
         }
       }
-      batches.sort((a, b) => b.cost - a.cost); // stable, as in planBatches
+      const cost = (b: { members: number[] }) => b.members.length * this.cost1[b.members[0]!]!;
+      // planBatches' split for idle workers: halve the costliest fused batch until each has one.
+      while (batches.length < workers) {
+        let at = -1;
+        for (let k = 0; k < batches.length; k++) {
+          const b = batches[k]!;
+          if (b.fused && b.members.length > 1 && (at < 0 || cost(b) > cost(batches[at]!))) at = k;
+        }
+        if (at < 0) break;
+        const b = batches[at]!;
+        const half = Math.ceil(b.members.length / 2);
+        batches.splice(at + 1, 0, { members: b.members.slice(half), fused: b.fused });
+        b.members = b.members.slice(0, half);
+      }
+      batches.sort((a, b) => cost(b) - cost(a)); // stable, as in planBatches
       return lanesMakespan(
-        batches.map((b) => b.seconds),
+        batches.map((b) => b.members.reduce((a, i) => a + this.seconds1[i]!, 0)),
         workers,
       );
     });
@@ -238,7 +260,7 @@ export function suggestArraySize(
     }
   }
   const oneTask = lanesMakespan(
-    batches.map((b) => batchSeconds(b, rates)),
+    gridBatches(grid, undefined, workers).map((b) => batchSeconds(b, rates)),
     workers,
   );
   return { shards: null, maxTaskSeconds: oneTask, longestRunSeconds };

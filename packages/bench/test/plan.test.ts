@@ -106,11 +106,13 @@ describe('plan: times', () => {
   });
 
   it('per-shard times equal the sweep’s own batches of each shard on the lanes', () => {
-    for (const n of [1, 2, 5, 13]) {
-      for (const w of [1, 3]) {
+    // Up to 40 shards of 161 runs: many shards have fewer batches than workers, where the sweep
+    // splits fused batches (planBatches) and the timer must too.
+    for (const n of [1, 2, 5, 13, 40]) {
+      for (const w of [1, 3, 8]) {
         const reference = Array.from({ length: n }, (_, k) =>
           lanesMakespan(
-            gridBatches(grid, { index: k, count: n }).map((b) => batchSeconds(b, rates)),
+            gridBatches(grid, { index: k, count: n }, w).map((b) => batchSeconds(b, rates)),
             w,
           ),
         );
@@ -150,7 +152,7 @@ describe('plan: long runs', () => {
       for (const w of [1, 2, 3]) {
         const reference = Array.from({ length: n }, (_, k) =>
           lanesMakespan(
-            gridBatches(long, { index: k, count: n }).map((b) => batchSeconds(b, longRates)),
+            gridBatches(long, { index: k, count: n }, w).map((b) => batchSeconds(b, longRates)),
             w,
           ),
         );

@@ -175,7 +175,7 @@ export async function planCommand(args: PlanArgs, fast: FastTrainer | undefined)
   // ---- The plan ----
   const core = coreSeconds(batches, rates);
   const here = lanesMakespan(
-    batches.map((b) => batchSeconds(b, rates)),
+    gridBatches(grid, undefined, cores).map((b) => batchSeconds(b, rates)),
     cores,
   );
   const array: ArrayPlan = suggestArraySize(grid, rates, workers, taskHours * 3600);
