@@ -99,7 +99,9 @@ export interface ModelDef {
   /**
    * Relative training cost per seed-iteration (default 1, the NAU/NMU models). Used to start
    * expensive batches first so parallel workers finish together, and to size long fused batches
-   * (`FAST_BATCH_WORK`).
+   * (`FAST_BATCH_WORK`). Measured per CPU-second against the NAU model on the fused path, default
+   * task (`benchmarks/speed/bench.ts --child MODEL default fast 0 20 3000`, 2026-12-06); the gated
+   * model's fused kernel is plain JavaScript over three I × O weights, hence its 40.
    */
   cost?: number;
   /** Training settings of this model (learning rate, clipping, re-initialisation, regulariser weights). */
@@ -156,6 +158,7 @@ const builtins: ModelDef[] = [
     description: 'NAC+ → NAC• (exp(NAC+(log(|h| + ε))))',
     layers: twoLayer(nacDef, mulNacDef),
     schedule: null,
+    cost: 1.7,
   },
   {
     name: 'nac',
@@ -164,6 +167,7 @@ const builtins: ModelDef[] = [
     description: 'NAC+ → NAC+',
     layers: twoLayer(nacDef, nacDef),
     schedule: null,
+    cost: 1.3,
   },
   {
     name: 'nalu',
@@ -172,7 +176,7 @@ const builtins: ModelDef[] = [
     description: 'NALU → NALU (shared weights)',
     layers: twoLayer(naluDef, naluDef),
     schedule: null,
-    cost: 3.5, // 100 logarithms per row (measured ~3.5x the NAU model's time)
+    cost: 4.2, // 100 logarithms per row
   },
   {
     name: 'gated',
@@ -180,6 +184,7 @@ const builtins: ModelDef[] = [
     description: 'gated NAU/NMU → gated NAU/NMU, g = σ(x·G), separate weights',
     layers: twoLayer(gatedNauNmuDef, gatedNauNmuDef),
     schedule: NMU_SCHEDULE,
+    cost: 40,
   },
   // ---- the ICLR 2020 appendix's further models (stable-nalu's function_task_static.sh) ----
   {
@@ -206,7 +211,7 @@ const builtins: ModelDef[] = [
     description: 'NAC+ → NALU, shared weights (ICLR 2020 gate experiment)',
     layers: twoLayer(nacDef, naluDef),
     schedule: null,
-    cost: 2,
+    cost: 2.2,
   },
   {
     name: 'nac-nalu-separate',
@@ -214,7 +219,7 @@ const builtins: ModelDef[] = [
     description: 'NAC+ → NALU, separate weights (ICLR 2020 gate experiment)',
     layers: twoLayer(nacDef, naluDef, {}, { separateWeights: true }),
     schedule: null,
-    cost: 2,
+    cost: 2.2,
   },
   {
     name: 'nau-gated',
@@ -222,6 +227,7 @@ const builtins: ModelDef[] = [
     description: 'NAU → gated NAU/NMU, g = σ(x·G), separate weights (ICLR 2020 gate experiment)',
     layers: twoLayer(nauDef, gatedNauNmuDef),
     schedule: NMU_SCHEDULE,
+    cost: 1.6,
   },
   {
     name: 'linear',
@@ -230,6 +236,7 @@ const builtins: ModelDef[] = [
     description: 'dense with bias → dense with bias',
     layers: twoLayer(denseDef, denseDef),
     schedule: null,
+    cost: 1.3,
   },
   {
     name: 'relu',
@@ -238,6 +245,7 @@ const builtins: ModelDef[] = [
     description: 'dense + ReLU → dense (linear)',
     layers: twoLayer(denseDef, denseDef, { activation: 'relu' }, { activation: 'linear' }),
     schedule: null,
+    cost: 1.35,
   },
   {
     name: 'relu6',
@@ -246,6 +254,7 @@ const builtins: ModelDef[] = [
     description: 'dense + ReLU6 → dense (linear)',
     layers: twoLayer(denseDef, denseDef, { activation: 'relu6' }, { activation: 'linear' }),
     schedule: null,
+    cost: 1.45,
   },
 ];
 
