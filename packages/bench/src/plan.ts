@@ -16,6 +16,7 @@ import type { StaticBatch as SweepBatch } from './sweep.js';
 import { DEFAULT_MAX_REPLICAS, batchSizeFor, modelCost, planBatches, shardOf } from './sweep.js';
 import type { ReplicaSpec } from './train/replicas.js';
 import { batchKey } from './train/replicas.js';
+import { splitForIdleWorkers } from './kinds/static.js';
 
 export interface PlanGrid {
   configs: readonly RunConfig[];
@@ -199,19 +200,20 @@ class ShardTimer {
         }
       }
       const cost = (b: { members: number[] }) => b.members.length * this.cost1[b.members[0]!]!;
-      // planBatches' split for idle workers: halve the costliest fused batch until each has one.
-      while (batches.length < workers) {
-        let at = -1;
-        for (let k = 0; k < batches.length; k++) {
-          const b = batches[k]!;
-          if (b.fused && b.members.length > 1 && (at < 0 || cost(b) > cost(batches[at]!))) at = k;
-        }
-        if (at < 0) break;
-        const b = batches[at]!;
-        const half = Math.ceil(b.members.length / 2);
-        batches.splice(at + 1, 0, { members: b.members.slice(half), fused: b.fused });
-        b.members = b.members.slice(0, half);
-      }
+      // The sweep's split for idle workers (planBatches).
+      splitForIdleWorkers(
+        batches,
+        workers,
+        cost,
+        (b) => b.fused && b.members.length > 1,
+        (b) => {
+          const half = Math.ceil(b.members.length / 2);
+          return [
+            { members: b.members.slice(0, half), fused: b.fused },
+            { members: b.members.slice(half), fused: b.fused },
+          ];
+        },
+      );
       batches.sort((a, b) => cost(b) - cost(a)); // stable, as in planBatches
       return lanesMakespan(
         batches.map((b) => b.members.reduce((a, i) => a + this.seconds1[i]!, 0)),

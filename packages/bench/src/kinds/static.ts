@@ -54,6 +54,28 @@ export function batchSizeFor(config: RunConfig, engine: 'fast' | 'tfjs', max: nu
 }
 
 /**
+ * While there are fewer batches than `parallel` workers, halve the costliest splittable batch (its
+ * first half keeps its place). One rule for the sweep (`planBatches`) and `nalm plan`'s timer.
+ */
+export function splitForIdleWorkers<B>(
+  batches: B[],
+  parallel: number,
+  cost: (b: B) => number,
+  splittable: (b: B) => boolean,
+  halve: (b: B) => [B, B],
+): void {
+  while (batches.length < parallel) {
+    let at = -1;
+    for (let k = 0; k < batches.length; k++) {
+      const b = batches[k]!;
+      if (splittable(b) && (at < 0 || cost(b) > cost(batches[at]!))) at = k;
+    }
+    if (at < 0) return;
+    batches.splice(at, 1, ...halve(batches[at]!));
+  }
+}
+
+/**
  * Group pending cells into batches of compatible replicas (same `batchKey`), in grid order.
  *
  * `parallel` (default 1): batches that run at once (the workers). With fewer batches than that, the
@@ -92,19 +114,19 @@ export function planBatches(
     const c = b.replicas[0]!.config;
     return b.replicas.length * c.iterations * modelCost(c.model);
   };
-  while (batches.length < parallel) {
-    // The costliest fused batch of more than one replica, halved (the first half keeps its place).
-    let at = -1;
-    for (let k = 0; k < batches.length; k++) {
-      const b = batches[k]!;
-      if (b.engine === 'fast' && b.replicas.length > 1 && (at < 0 || cost(b) > cost(batches[at]!))) at = k;
-    }
-    if (at < 0) break;
-    const b = batches[at]!;
-    const half = Math.ceil(b.replicas.length / 2);
-    batches.splice(at + 1, 0, { ...b, replicas: b.replicas.slice(half) });
-    b.replicas = b.replicas.slice(0, half);
-  }
+  splitForIdleWorkers(
+    batches,
+    parallel,
+    cost,
+    (b) => b.engine === 'fast' && b.replicas.length > 1,
+    (b) => {
+      const half = Math.ceil(b.replicas.length / 2);
+      return [
+        { ...b, replicas: b.replicas.slice(0, half) },
+        { ...b, replicas: b.replicas.slice(half) },
+      ];
+    },
+  );
   batches.sort((a, b) => cost(b) - cost(a)); // stable: equal costs keep grid order
   batches.forEach((b, i) => Object.assign(b, { index: i, count: batches.length }));
   return batches;
