@@ -79,6 +79,33 @@ describe('nalm CLI: bad input → a message naming the problem and exit code 2',
     expect(sha(file)).toBe(before);
   });
 
+  it('a corrupt records line: report and run say it stays and its seed is trained again', () => {
+    const dir = tmp();
+    const run = ['run', '--model', 'nau', '--op', 'add', '--seeds', '0..1', '--iterations', '10'];
+    expect(nalm([...run, '--out', dir, '--no-report']).code).toBe(0);
+    const file = join(dir, 'records.jsonl');
+    const [first] = lines(dir);
+    // Seed 1's record replaced by a line a crash or an editor could leave.
+    writeFileSync(file, `${first}\n{"v":1,"seed":1,"cur\n`);
+    const report = nalm(['report', dir]);
+    expect(report.code, report.stderr).toBe(0);
+    expect(report.stderr).toMatch(
+      /records\.jsonl:2: .*left in place.*`nalm run` on this store trains it again/,
+    );
+    const again = nalm([...run, '--out', dir, '--no-report']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/records\.jsonl:2: .*left in place/);
+    const seeds = lines(dir).flatMap((l) => {
+      try {
+        return [(JSON.parse(l) as { seed: number }).seed];
+      } catch {
+        return [];
+      }
+    });
+    expect(seeds.sort()).toEqual([0, 1]);
+    expect(readFileSync(file, 'utf8')).toContain('{"v":1,"seed":1,"cur\n');
+  });
+
   it('a store of an unknown format version is refused and not touched', () => {
     const dir = tmp();
     writeFileSync(

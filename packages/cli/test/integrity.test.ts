@@ -108,12 +108,14 @@ describe('a tampered record (key ≠ its configuration)', () => {
     const M = join(root, 'M');
     const merge = nalm(['merge', X, '--out', M]);
     expect(merge.status, merge.stderr).toBe(0);
-    expect(merge.stderr).toMatch(new RegExp(`warning: ${where}: .*\\(skipped\\)`));
+    expect(merge.stderr).toMatch(new RegExp(`warning: ${where}: .*line skipped and left in place`));
     expect(merge.stderr).toMatch(/7 record\(s\) added/);
 
     const run = nalm([...GRID, '--out', X].filter((a) => a !== '--quiet'));
     expect(run.status, run.stderr).toBe(0);
-    expect(run.stderr).toMatch(new RegExp(`warning: ${where}: .*line skipped, left in place`));
+    expect(run.stderr).toMatch(
+      new RegExp(`warning: ${where}: .*line skipped and left in place; its seed counts as not run`),
+    );
     expect(run.stderr).toMatch(/8 runs, 7 already in the store, 1 to train/);
     const again = lines(X);
     expect(again[2]).toBe(all[2]); // left in place byte for byte

@@ -117,7 +117,7 @@ describe('NSR presets on the pipeline', () => {
     expect(resumed.status, resumed.stderr).toBe(0);
     expect(resumed.stderr).toMatch(/removed a stale lock/);
     expect(resumed.stderr).toMatch(new RegExp(`24 runs, ${before} already stored, ${24 - before} to train`));
-    expect(resumed.stderr).toMatch(/line skipped, left in place/);
+    expect(resumed.stderr).toMatch(/line skipped and left in place/);
     expect(lines(join(root, 'f64-killed'))).toEqual(one);
     expect(digest(lines(join(root, 'f64-killed')))).toBe(digest(one));
   }, 300_000);

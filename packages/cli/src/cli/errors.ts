@@ -15,3 +15,15 @@ export function printable(text: string, max = 300): string {
   );
   return s.length > max ? `${s.slice(0, max)}…` : s;
 }
+
+/**
+ * The warning for a records line that could not be used. It says what happens to the line and to its
+ * seed, so that a user does not delete a store for one bad line: the line stays byte for byte, and
+ * the seed counts as missing (`nalm run` on the store trains it again).
+ */
+export function skippedLineWarning(prog: string, p: { file: string; line: number; reason: string }): string {
+  return (
+    `${prog}: warning: ${printable(`${p.file}:${p.line}: ${p.reason}`)} ` +
+    `(line skipped and left in place; its seed counts as not run, and \`nalm run\` on this store trains it again)\n`
+  );
+}

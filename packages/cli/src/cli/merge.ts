@@ -1,7 +1,7 @@
 /** `nalm merge`: combine result stores from several machines or shards into one. */
 import { mergeStores } from '../store/index.js';
 import { NALM_VERSION } from '@nalm/bench';
-import { UsageError, printable } from './errors.js';
+import { UsageError, skippedLineWarning } from './errors.js';
 import { commandLine } from '../store/lock.js';
 
 export interface MergeArgs {
@@ -17,8 +17,7 @@ export function mergeCommand(args: MergeArgs): number {
     nalmVersion: NALM_VERSION,
     lock: { command: commandLine(), onStale: (m) => process.stderr.write(`nalm merge: ${m}\n`) },
   });
-  for (const p of r.problems)
-    process.stderr.write(`nalm merge: warning: ${printable(`${p.file}:${p.line}: ${p.reason}`)} (skipped)\n`);
+  for (const p of r.problems) process.stderr.write(skippedLineWarning('nalm merge', p));
   for (const c of r.conflicts) {
     process.stderr.write(
       `nalm merge: conflict: configuration ${c.key} seed ${c.seed} differs between ${c.sources.join(' and ')} — kept the first\n`,

@@ -38,7 +38,7 @@ import {
   parsePublishedTable,
 } from '@nalm/bench';
 import { parseNames } from './args.js';
-import { UsageError, printable } from './errors.js';
+import { UsageError, skippedLineWarning } from './errors.js';
 
 /** Text formats (one file each, or stdout). */
 export const TEXT_REPORT_FORMATS = ['md', 'csv', 'tex', 'json', 'runs'] as const;
@@ -194,8 +194,7 @@ export async function reportCommand(args: ReportArgs): Promise<number> {
     report = reportFromStableNalu(loadStableNalu(args.inputs), { paperCompat });
   } else {
     const loaded = loadRecords(args.inputs);
-    for (const p of loaded.problems)
-      process.stderr.write(`nalm: warning: ${printable(`${p.file}:${p.line}: ${p.reason}`)} (skipped)\n`);
+    for (const p of loaded.problems) process.stderr.write(skippedLineWarning('nalm', p));
     if (loaded.conflicts.length > 0) {
       const c = loaded.conflicts;
       throw new ReportInputError(

@@ -19,7 +19,7 @@ import { commandLine, lockStore } from '../store/lock.js';
 import type { Op } from '@nalm/bench';
 import { OPS, parseRange } from '@nalm/bench';
 import { checkInt, checkNumber, parseNames, parseSeeds } from './args.js';
-import { UsageError, printable } from './errors.js';
+import { UsageError, skippedLineWarning } from './errors.js';
 import { stopSignals } from './signals.js';
 import { writePlotFiles, writeReportFiles } from './report.js';
 import { writeFileAtomic } from '../store/atomic.js';
@@ -394,11 +394,7 @@ export async function trainIntoStore(
   });
   try {
     const existing = store.read();
-    for (const p of existing.problems) {
-      process.stderr.write(
-        `nalm: warning: ${printable(`${p.file}:${p.line}: ${p.reason}`)} (line skipped, left in place)\n`,
-      );
-    }
+    for (const p of existing.problems) process.stderr.write(skippedLineWarning('nalm', p));
     await initBackend(run.backend);
     // One worker runs in this thread; more run on a pool of worker threads.
     const pool = run.workers > 1 ? createWorkerPool({ workers: run.workers, backend: run.backend }) : null;
