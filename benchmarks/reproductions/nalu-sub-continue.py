@@ -24,10 +24,10 @@ I, H = 100, 2
 model = stable_nalu.network.SimpleFunctionStaticNetwork('NALU', input_size=I, hidden_size=H)
 model.reset_parameters()
 model = model.to(dtype)
-p = dump['p']
-def block(off, inp, out):
-    # ours: [inputSize, units] row-major; PyTorch: [out, in]
-    return torch.tensor(p[off:off + inp * out], dtype=torch.float64).reshape(inp, out).t().contiguous()
+def block(key, off, inp, out):
+    # One parameter's slice of the state's p, m or v. Ours: [inputSize, units] row-major; PyTorch: [out, in].
+    v = dump[key][off:off + inp * out]
+    return torch.tensor(v, dtype=torch.float64).reshape(inp, out).t().contiguous().to(dtype)
 l1 = model.layer_1.layer
 l2 = model.layer_2.layer
 layout = [
@@ -36,16 +36,14 @@ layout = [
 ]
 with torch.no_grad():
     for param, off, inp, out in layout:
-        param.copy_(block(off, inp, out).to(dtype))
+        param.copy_(block('p', off, inp, out))
 opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 t0 = dump['t']
-def adam_block(key, off, inp, out):
-    return torch.tensor(dump[key][off:off + inp * out], dtype=torch.float64).reshape(inp, out).t().contiguous().to(dtype)
 for param, off, inp, out in layout:
     opt.state[param] = {
         'step': torch.tensor(float(t0)),
-        'exp_avg': adam_block('m', off, inp, out),
-        'exp_avg_sq': adam_block('v', off, inp, out),
+        'exp_avg': block('m', off, inp, out),
+        'exp_avg_sq': block('v', off, inp, out),
     }
 
 o = dump['offset']

@@ -205,14 +205,8 @@ class ShardTimer {
         batches,
         workers,
         cost,
-        (b) => b.fused && b.members.length > 1,
-        (b) => {
-          const half = Math.ceil(b.members.length / 2);
-          return [
-            { members: b.members.slice(0, half), fused: b.fused },
-            { members: b.members.slice(half), fused: b.fused },
-          ];
-        },
+        (b) => (b.fused ? b.members : null),
+        (b, members) => ({ members, fused: b.fused }),
       );
       batches.sort((a, b) => cost(b) - cost(a)); // stable, as in planBatches
       return lanesMakespan(

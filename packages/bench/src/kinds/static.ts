@@ -54,24 +54,29 @@ export function batchSizeFor(config: RunConfig, engine: 'fast' | 'tfjs', max: nu
 }
 
 /**
- * While there are fewer batches than `parallel` workers, halve the costliest splittable batch (its
- * first half keeps its place). One rule for the sweep (`planBatches`) and `nalm plan`'s timer.
+ * While there are fewer batches than `parallel` workers, halve the costliest batch that can be split
+ * (the first half, rounded up, keeps its place). `members` gives a batch's splittable replicas (null
+ * when it cannot be split, e.g. a tfjs batch); `withMembers` makes the batch with a subset of them.
+ * One rule for the sweep (`planBatches`) and `nalm plan`'s timer.
  */
-export function splitForIdleWorkers<B>(
+export function splitForIdleWorkers<B, M>(
   batches: B[],
   parallel: number,
   cost: (b: B) => number,
-  splittable: (b: B) => boolean,
-  halve: (b: B) => [B, B],
+  members: (b: B) => readonly M[] | null,
+  withMembers: (b: B, members: M[]) => B,
 ): void {
   while (batches.length < parallel) {
     let at = -1;
     for (let k = 0; k < batches.length; k++) {
       const b = batches[k]!;
-      if (splittable(b) && (at < 0 || cost(b) > cost(batches[at]!))) at = k;
+      if ((members(b)?.length ?? 0) > 1 && (at < 0 || cost(b) > cost(batches[at]!))) at = k;
     }
     if (at < 0) return;
-    batches.splice(at, 1, ...halve(batches[at]!));
+    const b = batches[at]!;
+    const m = members(b)!;
+    const half = Math.ceil(m.length / 2);
+    batches.splice(at, 1, withMembers(b, m.slice(0, half)), withMembers(b, m.slice(half)));
   }
 }
 
@@ -118,14 +123,8 @@ export function planBatches(
     batches,
     parallel,
     cost,
-    (b) => b.engine === 'fast' && b.replicas.length > 1,
-    (b) => {
-      const half = Math.ceil(b.replicas.length / 2);
-      return [
-        { ...b, replicas: b.replicas.slice(0, half) },
-        { ...b, replicas: b.replicas.slice(half) },
-      ];
-    },
+    (b) => (b.engine === 'fast' ? b.replicas : null),
+    (b, replicas) => ({ ...b, replicas }),
   );
   batches.sort((a, b) => cost(b) - cost(a)); // stable: equal costs keep grid order
   batches.forEach((b, i) => Object.assign(b, { index: i, count: batches.length }));
