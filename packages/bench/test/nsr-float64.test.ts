@@ -8,6 +8,7 @@ import type { Float64Params } from '../src/nsr/float64.js';
 import {
   float64LossAndGrad,
   initFloat64Params,
+  setColumnLoops,
   trainFloat64Replica,
   trainNsrFloat64,
 } from '../src/nsr/float64.js';
@@ -229,6 +230,33 @@ describe('float64 trainer vs the tfjs units', () => {
       expect(recordLine(a)).toBe(recordLine(b));
       expect(recordLine(trainFloat64Replica({ config: c, seed: 8 })!.record)).not.toBe(recordLine(a));
     }
+  });
+});
+
+describe("the piecewise task's column loops", () => {
+  it('compute the same bits as the row loops (parameters and record, every gate, both conditions)', () => {
+    for (const op of ['gt', 'eq'] as const)
+      for (const model of MODELS) {
+        // R = 3 with the selection penalty: every term of the NSR's gradient; regularisers on halfway.
+        const base = taskCfg('piecewise', model, op, 300, 'float64');
+        const c: NsrRunConfig = model === 'nsr' ? { ...base, redundancy: 3, selectionPenalty: 0.1 } : base;
+        const run = (on: boolean) => {
+          setColumnLoops(on);
+          try {
+            return trainFloat64Replica({ config: c, seed: 3 })!;
+          } finally {
+            setColumnLoops(true);
+          }
+        };
+        const rows = run(false);
+        const columns = run(true);
+        expect(recordLine(columns.record)).toBe(recordLine(rows.record));
+        for (const [k, v] of Object.entries(rows.params))
+          expect(
+            Buffer.from(columns.params[k]!.buffer).equals(Buffer.from(v.buffer)),
+            `${model} ${op} ${k}`,
+          ).toBe(true);
+      }
   });
 });
 

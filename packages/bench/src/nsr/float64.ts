@@ -45,6 +45,16 @@ export function initFloat64Params(layers: readonly LayerSpec[], seed: number): F
   return out;
 }
 
+/**
+ * Whether five-input gates (piecewise) take their column loops (forward5 and the like) or the row
+ * loops every other task takes. Both compute the same bits; the switch exists so that a test can
+ * show it (nsr-float64.test.ts). Not exported from the package.
+ */
+let columnLoops = true;
+export function setColumnLoops(on: boolean): void {
+  columnLoops = on;
+}
+
 const clamp1 = (w: number) => (w < -1 ? -1 : w > 1 ? 1 : w);
 /** tfjs's clipByValue passes the gradient where min ≤ w ≤ max. */
 const pass1 = (w: number) => (w >= -1 && w <= 1 ? 1 : 0);
@@ -232,7 +242,7 @@ function nsrGate(S: number, zeta: number, R: number): Gate {
     forward(cols, n, y, slot) {
       const T = tanhOf(slot, n);
       const Y = yOf(slot, n);
-      if (S === 5) return forward5(cols, n, y, T, Y);
+      if (S === 5 && columnLoops) return forward5(cols, n, y, T, Y);
       for (let i = 0; i < n; i++) {
         for (let j = 0; j < S; j++) row[j] = cols[j]![i]!;
         let u = b;
@@ -254,7 +264,7 @@ function nsrGate(S: number, zeta: number, R: number): Gate {
     backward(cols, n, dy, slot, dc0) {
       const T = tanhOf(slot, n);
       const Y = yOf(slot, n);
-      if (S === 5 && !dc0) return backward5(cols, n, dy, T, Y);
+      if (S === 5 && !dc0 && columnLoops) return backward5(cols, n, dy, T, Y);
       for (let i = 0; i < n; i++) {
         const y = Y[i]!;
         const du = dy[i]! * y * (1 - y);
@@ -341,7 +351,7 @@ function mlpGate(S: number): Gate {
             hk[i] = v;
             Y[i]! += v * w2;
           }
-        } else if (S === 5) {
+        } else if (S === 5 && columnLoops) {
           // The loop below with the weights in locals (same operations, same bits), for piecewise.
           const [c0, c1, c2, c3, c4] = cols as [
             Float64Array,
@@ -390,7 +400,7 @@ function mlpGate(S: number): Gate {
         const w10 = W1[k]!;
         let sW2 = 0;
         let sb1 = 0;
-        if (S === 5 && !dc0) {
+        if (S === 5 && !dc0 && columnLoops) {
           // The two passes below in one, the five column sums in locals: each sum adds the same
           // terms in the same order, so the same bits.
           const [c0, c1, c2, c3, c4] = cols as [
