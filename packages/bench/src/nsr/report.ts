@@ -22,11 +22,18 @@ export interface NsrReport {
 
 const pct = (v: number) => (Number.isFinite(v) ? (100 * v).toFixed(v === 0 || v === 1 ? 0 : 1) : '—');
 
-function fmtNum(v: number | null): string {
+/**
+ * Three significant digits (integers from 1,000 on; two digits in exponent form beyond), trailing
+ * zeros after the point dropped: 110 stays 110, 1.50 is 1.5.
+ */
+export function fmtNum(v: number | null): string {
   if (v === null || !Number.isFinite(v)) return '—';
   if (v === 0) return '0';
   const a = Math.abs(v);
-  return a >= 1e4 || a < 1e-3 ? v.toExponential(1) : v.toPrecision(3).replace(/\.?0+$/, '');
+  if (a >= 1e4 || a < 1e-3) return v.toExponential(1);
+  if (a >= 1e3) return String(Math.round(v)); // toPrecision(3) would switch to 1.23e+3 here
+  const s = v.toPrecision(3);
+  return s.includes('.') ? s.replace(/\.?0+$/, '') : s;
 }
 
 export function nsrReport(records: readonly NsrRecord[], title = 'Neural Status Register tasks'): NsrReport {
