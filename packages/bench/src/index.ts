@@ -107,6 +107,7 @@ export {
   KIND_NAMES,
   NSR_MAX_REPLICAS,
   TASK_KINDS,
+  nsrEpochCost,
   nsrKind,
   parseBatch,
   staticKind,

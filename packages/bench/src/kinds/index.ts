@@ -16,7 +16,7 @@ export type { BatchBase, Cell, KindName, TaskKind, TrainContext } from './kind.j
 export type { Engine, FastTrainer, StaticBatch, StaticPlanContext } from './static.js';
 export { DEFAULT_MAX_REPLICAS, engineChooser, modelCost, planBatches, staticKind } from './static.js';
 export type { NsrBatch, NsrPlanContext } from './nsr.js';
-export { NSR_MAX_REPLICAS, nsrKind } from './nsr.js';
+export { NSR_MAX_REPLICAS, nsrEpochCost, nsrKind } from './nsr.js';
 
 export const TASK_KINDS = { static: staticKind, nsr: nsrKind } as const;
 

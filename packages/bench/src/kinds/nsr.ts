@@ -33,6 +33,15 @@ export interface NsrPlanContext {
 const isObject = (x: unknown): x is Record<string, unknown> =>
   typeof x === 'object' && x !== null && !Array.isArray(x);
 
+/**
+ * An epoch's cost relative to the NAU gate's, for progress and ETAs only: per-row tanh per operand
+ * pair (NSR), 20 sigmoids (MLP). Measured on piecewise in float64 (nsr-piecewise-speed.ts: NSR with
+ * R = 10 about 4×, the MLP about 5× the NAU gate); other tasks keep roughly the same order.
+ */
+export function nsrEpochCost(c: NsrRunConfig): number {
+  return c.model === 'nsr' ? 0.4 + 0.4 * (c.redundancy ?? 1) : c.model === 'mlp' ? 5 : 1;
+}
+
 export const nsrKind: TaskKind<NsrRunConfig, NsrRecord, NsrBatch, NsrTrainProgress, NsrPlanContext, object> =
   {
     name: 'nsr',
@@ -43,7 +52,7 @@ export const nsrKind: TaskKind<NsrRunConfig, NsrRecord, NsrBatch, NsrTrainProgre
     },
     key: nsrConfigKey,
     work(c) {
-      return { iterations: c.epochs, weighted: c.epochs };
+      return { iterations: c.epochs, weighted: c.epochs * nsrEpochCost(c) };
     },
     plan(cells: readonly Cell<NsrRunConfig>[], ctx) {
       const groups = new Map<string, NsrReplica[]>();

@@ -50,7 +50,7 @@ import { initBackend } from '@nalm/units';
 import { checkInt, checkNumber, parseSeeds } from './args.js';
 import { UsageError } from './errors.js';
 import { stopSignals } from './signals.js';
-import { formatDuration } from './pretrain.js';
+import { formatDuration } from './progress.js';
 import { ensureDir, writeFileAtomic } from '../store/atomic.js';
 import { commandLine, lockStore } from '../store/lock.js';
 import type { TextCorpus } from '../node/corpus.js';

@@ -11,11 +11,12 @@ import type { NsrBatch, NsrModelName, NsrPreset, NsrRunConfig, NsrSweepEvent } f
 import { expandNsrPreset, getNsrPreset, NSR_PRESETS, presetForTask } from '@nalm/bench';
 import { formatNsrHtml, formatNsrJson, formatNsrMarkdown, nsrReport, renderNsrPlots } from '@nalm/bench';
 import { nsrKind, nsrRecords } from '@nalm/bench';
-import { NsrTaskError } from '@nalm/bench';
+import { NsrTaskError, nsrEpochCost } from '@nalm/bench';
 import type { StoreReadResult } from '../store/index.js';
 import { checkInt, checkNonNegative, parseSeeds } from './args.js';
 import { storeRunFlags, trainIntoStore } from './run.js';
 import { UsageError } from './errors.js';
+import { SweepProgress, formatDuration, progressSink } from './progress.js';
 
 export { NSR_PRESETS };
 
@@ -69,38 +70,61 @@ export function resolveNsrPreset(args: NsrRunArgs): NsrPreset {
   return presetForTask(args.task)!;
 }
 
+/**
+ * Progress for people (progress.ts): a bar, runs, seed-epochs/s, an ETA weighted by each model's
+ * epoch cost (nsrEpochCost: a 500,000-epoch MLP run is not an NAU-gate run), the runs that fit their
+ * training set so far, and the newest batch's epoch and training MAE.
+ */
 function progressPrinter(quiet: boolean) {
-  const tty = process.stderr.isTTY === true;
-  let last = 0;
+  const progress = new SweepProgress();
+  const sink = progressSink();
+  let finishedEpochs = 0;
+  let fitDone = 0;
+  const epochsInFlight = new Map<number, number>();
+  let latest = '';
   const label = (batch: NsrBatch) => {
     const c = batch.replicas[0]!.config;
     const ops = [...new Set(batch.replicas.map((r) => r.config.task.op ?? ''))].filter(Boolean).join(',');
     return `${c.task.kind}${ops ? ` ${ops}` : ''} ${c.model}`;
   };
+  const line = () => {
+    let epochs = finishedEpochs;
+    for (const e of epochsInFlight.values()) epochs += e;
+    const rate = progress.elapsedSeconds > 0 ? epochs / progress.elapsedSeconds : 0;
+    return progress.line(
+      `${Math.round(rate).toLocaleString('en')} seed-epochs/s`,
+      `fit so far ${fitDone}/${progress.runsDone}${latest ? `  (${latest})` : ''}`,
+    );
+  };
   return (e: NsrSweepEvent) => {
     if (quiet) return;
     if (e.type === 'plan') {
+      progress.plan(e.work, e.pending);
       process.stderr.write(
         `nalm: ${e.cells} runs, ${e.done} already stored, ${e.pending} to train in ${e.batches} batch(es).\n`,
       );
-    } else if (e.type === 'batch-start') {
       return;
-    } else if (e.type === 'progress') {
+    }
+    if (e.type === 'batch-start') return;
+    if (e.type === 'progress') {
       const p = e.progress;
-      const text = `  [${e.batch.index + 1}/${e.batch.count}] ${label(e.batch)}: epoch ${p.epoch}/${p.epochs}, ${p.replicas} replicas, mean train MAE ${p.meanLoss.toFixed(4)}`;
-      if (tty) process.stderr.write(`\r\x1b[K${text}`);
-      else if (Date.now() - last > 10_000) {
-        last = Date.now();
-        process.stderr.write(`${text}\n`);
-      }
+      const cost = nsrEpochCost(e.batch.replicas[0]!.config);
+      epochsInFlight.set(e.batch.index, p.epoch * p.replicas);
+      progress.update(e.batch.index, p.epoch * p.replicas * cost);
+      latest = `[${e.batch.index + 1}/${e.batch.count}] ${label(e.batch)}: epoch ${p.epoch}/${p.epochs}, train MAE ${p.meanLoss.toFixed(4)}`;
     } else {
       const records = e.records;
+      const epochs = records.reduce((a, r) => a + r.config.epochs, 0);
+      epochsInFlight.delete(e.batch.index);
+      finishedEpochs += epochs;
+      progress.finish(e.batch.index, epochs * nsrEpochCost(records[0]!.config), records.length);
       const fit = records.filter((r) => r.trainSolved).length;
-      if (tty) process.stderr.write('\r\x1b[K');
-      process.stderr.write(
-        `  [${e.batch.index + 1}/${e.batch.count}] ${label(e.batch)}: ${fit}/${records.length} fit the training set (${e.seconds.toFixed(1)} s)\n`,
+      fitDone += fit;
+      sink.print(
+        `  [${e.batch.index + 1}/${e.batch.count}] ${label(e.batch)}: ${fit}/${records.length} fit the training set (${formatDuration(e.seconds)})`,
       );
     }
+    sink.line(line());
   };
 }
 

@@ -27,6 +27,7 @@ import { initBackend } from '@nalm/units';
 import { checkInt, checkNumber } from './args.js';
 import { UsageError } from './errors.js';
 import { stopSignals } from './signals.js';
+import { formatDuration } from './progress.js';
 import { ensureDir } from '../store/atomic.js';
 import { LOCK_FILE, commandLine, lockStore } from '../store/lock.js';
 import type { TextCorpus } from '../node/corpus.js';
@@ -113,19 +114,6 @@ export function pretrainSettingsOf(args: CalcPretrainArgs): PretrainSettings {
     warmupSteps: Math.min(DEFAULT_PRETRAIN.warmupSteps, Math.max(1, Math.floor(steps / 10))),
     seed: checkInt(args.seed ?? 0, '--seed', 0, 2 ** 32 - 1),
   };
-}
-
-export function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds)) return '?';
-  const s = Math.max(0, Math.round(seconds));
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const r = s % 60;
-  return h > 0
-    ? `${h}h${String(m).padStart(2, '0')}m`
-    : m > 0
-      ? `${m}m${String(r).padStart(2, '0')}s`
-      : `${r}s`;
 }
 
 /** What a new run may find in its directory: nothing, or what an interrupted first checkpoint left. */

@@ -23,6 +23,7 @@ import { UsageError, skippedLineWarning } from './errors.js';
 import { stopSignals } from './signals.js';
 import { writePlotFiles, writeReportFiles } from './report.js';
 import { writeFileAtomic } from '../store/atomic.js';
+import { SweepProgress, progressSink } from './progress.js';
 import { NALM_VERSION } from '@nalm/bench';
 
 export interface RunArgs {
@@ -252,53 +253,34 @@ export function storeRunFlags(
 }
 
 /**
- * Progress for people: on a terminal one updating line with a bar; in logs (not a TTY) a plain line
- * every ~10 s. Always on stderr, so stdout (the report) stays clean when piped.
+ * Progress for people (progress.ts): a bar, runs, seed-it/s and an ETA, and a line per finished
+ * batch. Work = seed-iterations × the model's relative cost; the rate shown is plain seed-it/s.
  */
 function progressPrinter(quiet: boolean) {
-  const tty = process.stderr.isTTY === true;
-  let lastPlain = 0;
-  // Progress and ETA count work = seed-iterations × the model's relative cost, so that slow models
-  // (trained first) do not make the ETA wildly pessimistic; the rate shown is plain seed-it/s.
-  let totalWork = 0;
-  let finishedWork = 0;
+  const progress = new SweepProgress();
+  const sink = progressSink();
   let finishedSeedIts = 0;
-  let runsDone = 0;
-  let runsTotal = 0;
   let solvedDone = 0;
-  const active = new Map<
-    number,
-    { seedIts: number; cost: number; solved: number; alive: number; replicas: number }
-  >();
-  const started = Date.now();
+  const active = new Map<number, { seedIts: number; solved: number; alive: number; replicas: number }>();
   const line = () => {
-    let work = finishedWork;
     let seedIts = finishedSeedIts;
     let solved = solvedDone;
     let diverged = 0;
     for (const a of active.values()) {
-      work += a.seedIts * a.cost;
       seedIts += a.seedIts;
       solved += a.solved;
       diverged += a.replicas - a.alive;
     }
-    const frac = totalWork > 0 ? work / totalWork : 1;
-    const elapsed = (Date.now() - started) / 1000;
-    const rate = elapsed > 0 ? seedIts / elapsed : 0;
-    const eta = work > 0 ? (elapsed * (totalWork - work)) / work : NaN;
-    const width = 24;
-    const bar = '#'.repeat(Math.round(frac * width)).padEnd(width, '-');
-    return (
-      `[${bar}] ${(100 * frac).toFixed(0).padStart(3)}%  runs ${runsDone}/${runsTotal}  ` +
-      `${Math.round(rate).toLocaleString('en')} seed-it/s  ETA ${Number.isFinite(eta) ? formatSeconds(eta) : '?'}  ` +
-      `solved so far ${solved}${diverged ? `, diverged ${diverged}` : ''}`
+    const rate = progress.elapsedSeconds > 0 ? seedIts / progress.elapsedSeconds : 0;
+    return progress.line(
+      `${Math.round(rate).toLocaleString('en')} seed-it/s`,
+      `solved so far ${solved}${diverged ? `, diverged ${diverged}` : ''}`,
     );
   };
   return (e: StaticSweepEvent) => {
     if (quiet) return;
     if (e.type === 'plan') {
-      runsTotal = e.pending;
-      totalWork = e.work;
+      progress.plan(e.work, e.pending);
       process.stderr.write(
         `nalm: ${e.cells} runs, ${e.done} already in the store, ${e.pending} to train in ${e.batches} batch(es).\n`,
       );
@@ -307,7 +289,6 @@ function progressPrinter(quiet: boolean) {
     if (e.type === 'batch-start') {
       active.set(e.batch.index, {
         seedIts: 0,
-        cost: modelCost(e.batch.replicas[0]!.config.model),
         solved: 0,
         alive: e.batch.replicas.length,
         replicas: e.batch.replicas.length,
@@ -316,43 +297,31 @@ function progressPrinter(quiet: boolean) {
     }
     if (e.type === 'progress') {
       const p = e.progress;
+      const seedIts = p.iteration * p.replicas;
       active.set(e.batch.index, {
-        seedIts: p.iteration * p.replicas,
-        cost: modelCost(e.batch.replicas[0]!.config.model),
+        seedIts,
         solved: p.solved.filter(Boolean).length,
         alive: p.alive,
         replicas: p.replicas,
       });
+      progress.update(e.batch.index, seedIts * modelCost(e.batch.replicas[0]!.config.model));
     }
     if (e.type === 'batch-done') {
       active.delete(e.batch.index);
       const records = e.records;
       const seedIts = records.reduce((a, r) => a + r.config.iterations, 0);
       finishedSeedIts += seedIts;
-      finishedWork += seedIts * modelCost(records[0]!.config.model);
-      runsDone += records.length;
+      progress.finish(e.batch.index, seedIts * modelCost(records[0]!.config.model), records.length);
       const solved = records.filter((r) => r.solved).length;
       solvedDone += solved;
       const c = records[0]!.config;
       const ops = [...new Set(records.map((r) => r.config.task.op))].join(',');
-      if (tty) process.stderr.write('\r\x1b[K');
-      process.stderr.write(
-        `  ${c.model} ${ops}: ${solved}/${records.length} solved (batch ${e.batch.index + 1}/${e.batch.count}, ${e.seconds.toFixed(1)} s)\n`,
+      sink.print(
+        `  ${c.model} ${ops}: ${solved}/${records.length} solved (batch ${e.batch.index + 1}/${e.batch.count}, ${e.seconds.toFixed(1)} s)`,
       );
     }
-    const now = Date.now();
-    if (tty) process.stderr.write(`\r\x1b[K${line()}`);
-    else if (now - lastPlain > 10_000) {
-      lastPlain = now;
-      process.stderr.write(`${line()}\n`);
-    }
+    sink.line(line());
   };
-}
-
-function formatSeconds(s: number): string {
-  if (s < 90) return `${Math.ceil(s)} s`;
-  if (s < 5400) return `${Math.round(s / 60)} min`;
-  return `${(s / 3600).toFixed(1)} h`;
 }
 
 /** What `trainIntoStore` trains: a grid of one task kind and how to run it. */
