@@ -55,6 +55,13 @@ export function setColumnLoops(on: boolean): void {
   columnLoops = on;
 }
 
+/** The piecewise task's five input columns. */
+type Five = [Float64Array, Float64Array, Float64Array, Float64Array, Float64Array];
+const five = (cols: readonly Float64Array[]) => cols as unknown as Five;
+/** Entries k, stride + k, …, 4·stride + k: a five-row weight matrix's column k (row-major). */
+const strided5 = (a: Float64Array, stride: number, k: number) =>
+  [a[k]!, a[stride + k]!, a[2 * stride + k]!, a[3 * stride + k]!, a[4 * stride + k]!] as const;
+
 const clamp1 = (w: number) => (w < -1 ? -1 : w > 1 ? 1 : w);
 /** tfjs's clipByValue passes the gradient where min ≤ w ≤ max. */
 const pass1 = (w: number) => (w >= -1 && w <= 1 ? 1 : 0);
@@ -131,19 +138,13 @@ function nsrGate(S: number, zeta: number, R: number): Gate {
     T: Float64Array,
     Y: Float64Array,
   ) => {
-    const [c0, c1, c2, c3, c4] = cols as [
-      Float64Array,
-      Float64Array,
-      Float64Array,
-      Float64Array,
-      Float64Array,
-    ];
+    const [c0, c1, c2, c3, c4] = five(cols);
     if (u5.length < n) u5 = new Float64Array(n);
     const U = u5;
     U.fill(b, 0, n);
     for (let r = 0; r < R; r++) {
-      const [a0, a1, a2, a3, a4] = [p1[r]!, p1[R + r]!, p1[2 * R + r]!, p1[3 * R + r]!, p1[4 * R + r]!];
-      const [e0, e1, e2, e3, e4] = [p2[r]!, p2[R + r]!, p2[2 * R + r]!, p2[3 * R + r]!, p2[4 * R + r]!];
+      const [a0, a1, a2, a3, a4] = strided5(p1, R, r);
+      const [e0, e1, e2, e3, e4] = strided5(p2, R, r);
       const w = ws[r]!;
       const z = wz[r]!;
       const off = r * n;
@@ -182,13 +183,7 @@ function nsrGate(S: number, zeta: number, R: number): Gate {
     T: Float64Array,
     Y: Float64Array,
   ) => {
-    const [c0, c1, c2, c3, c4] = cols as [
-      Float64Array,
-      Float64Array,
-      Float64Array,
-      Float64Array,
-      Float64Array,
-    ];
+    const [c0, c1, c2, c3, c4] = five(cols);
     if (u5.length < n) u5 = new Float64Array(n);
     const DU = u5; // the forward's sums are not needed again
     for (let i = 0; i < n; i++) {
@@ -203,11 +198,7 @@ function nsrGate(S: number, zeta: number, R: number): Gate {
       const off = r * n;
       let sws = gws[r]!,
         swz = gwz[r]!;
-      let g0 = gp1[r]!,
-        g1 = gp1[R + r]!,
-        g2 = gp1[2 * R + r]!,
-        g3 = gp1[3 * R + r]!,
-        g4 = gp1[4 * R + r]!;
+      let [g0, g1, g2, g3, g4] = strided5(gp1, R, r);
       for (let i = 0; i < n; i++) {
         const t = T[off + i]!;
         const du = DU[i]!;
@@ -353,14 +344,8 @@ function mlpGate(S: number): Gate {
           }
         } else if (S === 5 && columnLoops) {
           // The loop below with the weights in locals (same operations, same bits), for piecewise.
-          const [c0, c1, c2, c3, c4] = cols as [
-            Float64Array,
-            Float64Array,
-            Float64Array,
-            Float64Array,
-            Float64Array,
-          ];
-          const [w0, w1, w2_, w3, w4] = [W1[k]!, W1[H + k]!, W1[2 * H + k]!, W1[3 * H + k]!, W1[4 * H + k]!];
+          const [c0, c1, c2, c3, c4] = five(cols);
+          const [w0, w1, w2_, w3, w4] = strided5(W1, H, k);
           for (let i = 0; i < n; i++) {
             let z = bk;
             z += c0[i]! * w0;
@@ -403,13 +388,7 @@ function mlpGate(S: number): Gate {
         if (S === 5 && !dc0 && columnLoops) {
           // The two passes below in one, the five column sums in locals: each sum adds the same
           // terms in the same order, so the same bits.
-          const [c0, c1, c2, c3, c4] = cols as [
-            Float64Array,
-            Float64Array,
-            Float64Array,
-            Float64Array,
-            Float64Array,
-          ];
+          const [c0, c1, c2, c3, c4] = five(cols);
           let s0 = 0,
             s1 = 0,
             s2 = 0,
@@ -578,13 +557,7 @@ function archOf(c: NsrRunConfig, d: NsrData): Arch {
     case 'piecewise': {
       // y·(x·clamp(Wt) + bt) + (1 − y)·(x·clamp(Wf) + bf).
       const S = 5;
-      const [c0, c1, c2, c3, c4] = cols as [
-        Float64Array,
-        Float64Array,
-        Float64Array,
-        Float64Array,
-        Float64Array,
-      ];
+      const [c0, c1, c2, c3, c4] = five(cols);
       const gate = gateOf(c, S);
       const ct = new Float64Array(S);
       const cf = new Float64Array(S);
