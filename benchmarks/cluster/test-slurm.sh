@@ -17,11 +17,13 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 HERE="$ROOT/benchmarks/cluster"
 export PATH="$PATH:/usr/sbin:/sbin" # the daemons live in sbin, which a CI user's PATH may lack
 
-# The grid: 3 models × 2 operations × 10 seeds = 60 runs, ~3 batches per shard of a few seconds
-# each, so there is a moment to cancel a task between two of its batches.
+# The grid: 3 models × 2 operations × 10 seeds = 60 runs, ~3 batches per shard of several seconds
+# each, so there is a moment to cancel a task between two of its batches. (At 20,000 iterations a
+# task took 4 s; on a loaded machine squeue and the cancel were slow enough that task 0 stored its
+# last batch before the cancel reached it, 2026-12-06.)
 SHARDS=4
 PRESET=quick
-NALM_FLAGS="--model nau,nmu,nac --op add,mul --seeds 0..9 --iterations 20000"
+NALM_FLAGS="--model nau,nmu,nac --op add,mul --seeds 0..9 --iterations 100000"
 
 say() { printf '\n== %s\n' "$*"; }
 fail() {
