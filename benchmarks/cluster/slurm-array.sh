@@ -22,6 +22,9 @@
 #   NALM_FLAGS    extra `nalm run` flags that change the grid; the same go to `nalm plan`
 #                 (e.g. "--seeds 0..9 --iterations 100000"; no --shard, --out or --workers)
 #   SBATCH_FLAGS  extra sbatch options, e.g. "--partition=long --mem=8G --time=48:00:00"
+#   TIME_LIMIT    `nalm run --time-limit`: no batch starts after this long, e.g. 5h for 6-hour jobs,
+#                 so a task stops between batches instead of being killed in one; a task that stops
+#                 there exits 75 (Slurm: FAILED) and resubmitting it continues       [none]
 #   NALM          the command that runs nalm in REPO                         [node_modules/.bin/nalm]
 #   REPO          the nalm clone with `pnpm install` done (the submitter runs `pnpm build`; with sbatch
 #                 directly, run it once yourself)   [this script's clone; in a task: the submit dir]
@@ -41,6 +44,7 @@ set -euo pipefail
 
 PRESET=${PRESET:-iclr2020}
 NALM_FLAGS=${NALM_FLAGS:-}
+TIME_LIMIT=${TIME_LIMIT:-}
 # The compiled bin (`pnpm build`, done by the submitter), not `pnpm nalm`: that script rebuilds
 # first, and concurrent tasks would race to write dist/; and pnpm does not pass scancel's SIGTERM on.
 NALM=${NALM:-node_modules/.bin/nalm}
@@ -72,7 +76,7 @@ if [ -z "${SLURM_ARRAY_TASK_ID:-}" ]; then
   ARRAY=${ARRAY:-0-$((SHARDS - 1))}
   # The tasks read these from the environment sbatch copies (--export=ALL; a list in --export
   # would split NALM_FLAGS at its commas).
-  export PRESET OUT SHARDS REPO NALM_FLAGS NALM
+  export PRESET OUT SHARDS REPO NALM_FLAGS NALM TIME_LIMIT
   mkdir -p "$OUT/logs" # Slurm does not create the --output directory; a missing one fails the task silently
   # shellcheck disable=SC2086 # SBATCH_FLAGS is a list of options
   exec sbatch --parsable --array="$ARRAY" --cpus-per-task="$CPUS" --output="$OUT/logs/nalm-%A_%a.out" \
@@ -92,7 +96,7 @@ echo "slurm-array.sh: task $SLURM_ARRAY_TASK_ID of job $SLURM_ARRAY_JOB_ID on $(
 # Re-running a failed, cancelled or pre-empted task resumes: finished (configuration, seed) runs are
 # skipped. scancel's SIGTERM stops nalm after its current evaluation; stored runs stay stored.
 # shellcheck disable=SC2086 # NALM and NALM_FLAGS are lists of words
-exec $NALM run --preset "$PRESET" $NALM_FLAGS \
+exec $NALM run --preset "$PRESET" $NALM_FLAGS ${TIME_LIMIT:+--time-limit "$TIME_LIMIT"} \
   --shard "$SLURM_ARRAY_TASK_ID/$SHARDS" \
   --workers "${SLURM_CPUS_PER_TASK:-1}" \
   --out "$OUT/shard-$SLURM_ARRAY_TASK_ID" \

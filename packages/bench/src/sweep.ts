@@ -106,6 +106,11 @@ interface CommonSweepOptions {
   thresholdCache?: ThresholdCache;
   /** Polled after every evaluation; true stops the sweep (finished batches are already stored). */
   shouldStop?: () => boolean;
+  /**
+   * Asked before each batch starts; true starts no more (a time limit: the batches in flight finish
+   * and are stored, so nothing trained is lost, unlike a stop).
+   */
+  startNoMore?: () => boolean;
 }
 
 /** The grid: configurations of one task kind (static unless `kind` says otherwise) × seeds. */
@@ -131,6 +136,8 @@ export interface SweepResult {
   /** Cells of the grid left to other shards. */
   otherShards: number;
   interrupted: boolean;
+  /** Batches left unstarted because `startNoMore` said so. */
+  notStarted: number;
 }
 
 export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
@@ -216,8 +223,13 @@ async function sweepKind<
   let trained = 0;
   let interrupted = false;
   let next = 0;
+  let held = false;
   const lane = async () => {
     while (!interrupted && next < batches.length) {
+      if (held || opts.startNoMore?.()) {
+        held = true;
+        return;
+      }
       const batch = batches[next++]!;
       onEvent?.({ type: 'batch-start', batch });
       const started = Date.now();
@@ -236,5 +248,5 @@ async function sweepKind<
   };
   const lanes = Math.min(planCtx.parallel, Math.max(1, batches.length));
   await Promise.all(Array.from({ length: lanes }, lane));
-  return { trained, skipped, otherShards, interrupted };
+  return { trained, skipped, otherShards, interrupted, notStarted: held ? batches.length - next : 0 };
 }

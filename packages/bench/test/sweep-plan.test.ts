@@ -5,9 +5,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '@nalm/units';
 import type { RunConfig } from '../src/config.js';
+import { configKey } from '../src/config.js';
 import { fastTrainer } from '../src/fast-trainer.js';
 import type { RunRecord } from '../src/record.js';
-import { recordLine } from '../src/store/codec.js';
+import { recordId, recordLine } from '../src/store/codec.js';
 import type { BatchExecutor, SweepBatch } from '../src/sweep.js';
 import { planBatches, runSweep } from '../src/sweep.js';
 import { defaultStaticTask } from '../src/tasks/static.js';
@@ -95,5 +96,42 @@ describe('planBatches for parallel workers', () => {
     expect(one.batches).toEqual([4]);
     expect(two.batches).toEqual([2, 2]);
     expect(two.lines).toEqual(one.lines);
+  });
+});
+
+describe('a time limit (startNoMore)', () => {
+  it('starts no batch once it says so, stores the batches in flight, and a second sweep trains only the rest', async () => {
+    const c = config('nmu');
+    const key = configKey(c);
+    const stored = new Set<string>();
+    let started = 0;
+    // Records are not looked at here: the executor stands in for training, a little slower than instant.
+    const executor: BatchExecutor = async (batch) => {
+      started++;
+      await new Promise((r) => setTimeout(r, 5));
+      return batch.replicas.map((r) => ({ seed: r.seed }) as unknown as RunRecord);
+    };
+    const sweep = (startNoMore?: () => boolean) =>
+      runSweep({
+        configs: [c],
+        seeds: seeds10,
+        store: {
+          doneKeys: () => stored,
+          appendMany: (rs) => rs.forEach((r) => stored.add(recordId(key, r.seed))),
+        },
+        engine: 'tfjs',
+        maxReplicas: 2,
+        executor,
+        concurrency: 2,
+        thresholdCache: { get: () => 1e-5, set: () => {} },
+        startNoMore,
+      });
+    // Two lanes start batches 1 and 2; the first to finish starts batch 3; then the limit holds both.
+    const first = await sweep(() => started >= 3);
+    expect(first).toMatchObject({ trained: 6, notStarted: 2, interrupted: false });
+    expect(stored.size).toBe(6);
+    const second = await sweep();
+    expect(second).toMatchObject({ trained: 4, skipped: 6, notStarted: 0 });
+    expect(stored.size).toBe(10);
   });
 });

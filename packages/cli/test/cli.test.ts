@@ -58,6 +58,11 @@ describe('nalm CLI: bad input → a message naming the problem and exit code 2',
       /--iterations given 2 times \(1000, 0\): give it once/,
     ],
     ['negative shard', ['run', '--preset', 'quick', '--shard', '-1/4'], /--shard "-1\/4": use K\/N/],
+    [
+      'bad time limit',
+      ['run', '--preset', 'nsr-min-quick', '--time-limit', 'soon'],
+      /--time-limit: expected a duration such as 45m, 2h or 1h30m, got "soon"/,
+    ],
   ];
   for (const [name, args, message] of cases) {
     it(name, () => {

@@ -153,3 +153,15 @@ export function checkNumber(value: unknown, flag: string, min: number, max = Inf
   }
   return n;
 }
+
+/** A duration such as 90s, 45m, 2h, 1.5h or 1h30m, in seconds (> 0). */
+export function parseDuration(value: unknown, flag: string): number {
+  const text = String(value).trim();
+  const parts = /^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$/.exec(text);
+  const seconds = parts
+    ? 3600 * Number(parts[1] ?? 0) + 60 * Number(parts[2] ?? 0) + Number(parts[3] ?? 0)
+    : NaN;
+  if (!parts || text === '' || !(seconds > 0))
+    throw new UsageError(`${flag}: expected a duration such as 45m, 2h or 1h30m, got ${shown(value, flag)}.`);
+  return seconds;
+}

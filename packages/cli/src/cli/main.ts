@@ -111,6 +111,11 @@ export async function main(argv: string[]): Promise<void> {
             type: 'string',
             describe: 'Train only shard K of N of the (configuration, seed) grid, K from 0 (e.g. 2/8)',
           })
+          .option('time-limit', {
+            type: 'string',
+            describe:
+              'Start no new batch after this long (45m, 2h, 1h30m): batches in flight finish and are stored, exit code 75; the same command continues',
+          })
           .option('report', {
             type: 'boolean',
             default: true,

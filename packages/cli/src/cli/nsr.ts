@@ -43,6 +43,7 @@ export interface NsrRunArgs {
   shard?: string;
   workers?: number;
   'max-replicas'?: number;
+  'time-limit'?: string;
 }
 
 /** Whether `nalm run` should hand these arguments to `runNsr`. */

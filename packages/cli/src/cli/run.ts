@@ -18,12 +18,12 @@ import { openStore } from '../store/index.js';
 import { commandLine, lockStore } from '../store/lock.js';
 import type { Op } from '@nalm/bench';
 import { OPS, parseRange } from '@nalm/bench';
-import { checkInt, checkNumber, parseNames, parseSeeds } from './args.js';
+import { checkInt, checkNumber, parseDuration, parseNames, parseSeeds } from './args.js';
 import { UsageError, skippedLineWarning } from './errors.js';
 import { stopSignals } from './signals.js';
 import { writePlotFiles, writeReportFiles } from './report.js';
 import { writeFileAtomic } from '../store/atomic.js';
-import { SweepProgress, progressSink } from './progress.js';
+import { SweepProgress, formatDuration, progressSink } from './progress.js';
 import { NALM_VERSION } from '@nalm/bench';
 
 export interface RunArgs {
@@ -52,6 +52,7 @@ export interface RunArgs {
   report?: boolean;
   workers?: number;
   shard?: string;
+  'time-limit'?: string;
   /** NSR-task flags: refused here, so that a static run does not ignore them silently. */
   epochs?: number;
   redundancy?: number;
@@ -238,10 +239,12 @@ function parseBackend(v: string | undefined): BackendName {
 
 /** The flags every kind's `nalm run` passes to `trainIntoStore`, parsed once for both commands. */
 export function storeRunFlags(
-  args: Pick<RunArgs, 'out' | 'backend' | 'workers' | 'shard' | 'quiet' | 'max-replicas'>,
+  args: Pick<RunArgs, 'out' | 'backend' | 'workers' | 'shard' | 'quiet' | 'max-replicas' | 'time-limit'>,
   name: string,
 ) {
   return {
+    timeLimit:
+      args['time-limit'] !== undefined ? parseDuration(args['time-limit'], '--time-limit') : undefined,
     out: args.out ?? join('results', name),
     backend: parseBackend(args.backend),
     workers: args.workers !== undefined ? checkWorkers(args.workers) : availableParallelism(),
@@ -336,6 +339,8 @@ export type StoreRun = {
   fast?: FastTrainer | undefined;
   maxReplicas?: number | undefined;
   thresholdCache?: ThresholdCache;
+  /** Seconds after which no new batch starts (those in flight finish and are stored). */
+  timeLimit?: number | undefined;
 } & (
   | { kind?: 'static'; configs: readonly RunConfig[]; onEvent: (e: StaticSweepEvent) => void }
   | { kind: 'nsr'; configs: readonly NsrRunConfig[]; onEvent: (e: NsrSweepEvent) => void }
@@ -345,7 +350,8 @@ export type StoreRun = {
  * The pipeline every task kind runs through: open (or create) the result store, take its lock,
  * warn about unreadable lines, start the backend and the worker pool, train the grid with stops on
  * SIGINT/SIGTERM, and hand the store to `report` when the grid is complete. Returns the exit code
- * (130 when interrupted: the finished batches are stored, the same command resumes).
+ * (130 when interrupted, 75 when --time-limit left batches unstarted: either way the finished
+ * batches are stored and the same command resumes).
  */
 export async function trainIntoStore(
   run: StoreRun,
@@ -373,6 +379,7 @@ export async function trainIntoStore(
       () => pool?.stop(),
     );
     const started = Date.now();
+    const deadline = run.timeLimit !== undefined ? started + 1000 * run.timeLimit : undefined;
     const common = {
       seeds: run.seeds,
       engine: run.engine,
@@ -380,6 +387,7 @@ export async function trainIntoStore(
       maxReplicas: run.maxReplicas,
       thresholdCache: run.thresholdCache,
       shouldStop: () => signals.requested !== null,
+      startNoMore: deadline !== undefined ? () => Date.now() >= deadline : undefined,
       shard: run.shard,
       executor: pool?.execute,
       concurrency: run.workers,
@@ -396,6 +404,14 @@ export async function trainIntoStore(
     if (result.interrupted) {
       process.stderr.write(interruptedMessage(seconds, result.trained, out));
       return 130;
+    }
+    if (result.notStarted > 0) {
+      process.stderr.write(
+        `\nnalm: time limit (${formatDuration(run.timeLimit!)}) reached: no new batch started after it; ` +
+          `${result.trained} new run(s) stored in ${out} in ${formatDuration(seconds)}, ${result.notStarted} batch(es) ` +
+          `left. Run the same command again to continue.\n`,
+      );
+      return 75;
     }
     if (!run.quiet) {
       process.stderr.write(
