@@ -1,7 +1,9 @@
-/** The NSR report's number format: what the tables print must read back as the value. */
+/** The NSR report: its number format (what the tables print reads back as the value) and per-seed reach. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import type { NsrRecord } from '../src/nsr/config.js';
 import { fmtNum } from '../src/nsr/report.js';
+import { summarizeNsrSeeds } from '../src/nsr/summary.js';
 
 describe('fmtNum', () => {
   it('reads back within the digits it keeps, whatever the value', () => {
@@ -31,5 +33,45 @@ describe('fmtNum', () => {
       '1.2e-4',
     ]);
     expect([null, NaN, Infinity].map(fmtNum)).toEqual(['—', '—', '—']);
+  });
+});
+
+describe('per-seed reach (compare and piecewise)', () => {
+  const rec = (kind: 'piecewise' | 'compare' | 'min', seed: number, ok: boolean[], gate: boolean[] = ok) =>
+    ({
+      config: {
+        task: { kind, op: kind === 'min' ? null : 'gt' },
+        model: 'nsr',
+        epochs: 100,
+        numeric: 'float64',
+        zeta: 1,
+      },
+      seed,
+      trainSolved: ok[0] ?? false,
+      // stored out of order: the reach follows the magnitudes, not the record's order
+      points: ok
+        .map((s, i) => ({
+          exponent: 3 + i,
+          length: null,
+          label: `2^${3 + i}`,
+          success: s,
+          gateSuccess: kind === 'piecewise' ? gate[i]! : null,
+          meanError: 0,
+        }))
+        .reverse(),
+    }) as unknown as NsrRecord;
+
+  it('is the last magnitude before the first wrong one, for the output and (piecewise) the gate', () => {
+    const rows = summarizeNsrSeeds([
+      rec('piecewise', 2, [true, true, false, true], [true, true, true, true]),
+      rec('piecewise', 1, [true, true, true]),
+      rec('compare', 0, [false, true]),
+      rec('min', 0, [true]),
+    ]);
+    expect(rows.map((r) => [r.task.split(' ')[0], r.seed, r.rightTo, r.firstWrong, r.gateRightTo])).toEqual([
+      ['compare', 0, null, '2^3', null],
+      ['piecewise', 1, '2^5', null, '2^5'],
+      ['piecewise', 2, '2^4', '2^5', '2^6'],
+    ]);
   });
 });

@@ -157,10 +157,10 @@ describe('sweep and store', () => {
     const store = openStore(dir, { create: true });
     const configs = [run('gt', 'nsr', 10), run('lt', 'nsr', 10)];
     const first = await runSweep({ kind: 'nsr', configs, seeds: [0, 1], store });
-    expect(first).toEqual({ trained: 4, skipped: 0, otherShards: 0, interrupted: false });
+    expect(first).toEqual({ trained: 4, skipped: 0, otherShards: 0, interrupted: false, notStarted: 0 });
     appendFileSync(store.recordsFile, '{"v":2,"kind":"nsr","key":"trunc'); // a kill mid-write
     const second = await runSweep({ kind: 'nsr', configs, seeds: [0, 1, 2], store });
-    expect(second).toEqual({ trained: 2, skipped: 4, otherShards: 0, interrupted: false });
+    expect(second).toEqual({ trained: 2, skipped: 4, otherShards: 0, interrupted: false, notStarted: 0 });
     const { records: all, problems } = store.read();
     const records = nsrRecords(all);
     expect(records).toHaveLength(6);

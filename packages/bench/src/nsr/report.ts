@@ -9,14 +9,16 @@ import { BASE_CONFIG, renderSvg, SUCCESS_AXIS, SUCCESS_TOOLTIP } from '../report
 import { NALM_VERSION } from '../version.js';
 import type { NsrRecord } from './config.js';
 import { describeNumericLimit } from './resolution.js';
-import type { NsrSummaryRow } from './summary.js';
-import { summarizeNsr } from './summary.js';
+import type { NsrSeedRow, NsrSummaryRow } from './summary.js';
+import { summarizeNsr, summarizeNsrSeeds } from './summary.js';
 import type { NsrTaskKind } from './tasks.js';
 import { NSR_TASK_KINDS } from './tasks.js';
 
 export interface NsrReport {
   title: string;
   rows: NsrSummaryRow[];
+  /** Compare and piecewise: how far each seed stays right. */
+  seeds: NsrSeedRow[];
   notes: string[];
 }
 
@@ -55,7 +57,34 @@ export function nsrReport(records: readonly NsrRecord[], title = 'Neural Status 
       'Rows marked "beyond float32" test values the numeric type does not resolve for a difference of 1 ' +
         '(allowBeyondPrecision): they show the breakdown, not the model.',
     );
-  return { title, rows, notes };
+  return { title, rows, seeds: summarizeNsrSeeds(records), notes };
+}
+
+/** One row per seed: fits train, right up to, first wrong at (and the gate's reach on piecewise). */
+function seedRows(report: NsrReport): string[][] {
+  const hasGate = report.seeds.some((r) => r.gateRightTo !== null || r.task.startsWith('piecewise'));
+  const multiEpochs = new Set(report.seeds.map((r) => r.epochs)).size > 1;
+  const header = [
+    'task',
+    'model',
+    ...(multiEpochs ? ['epochs'] : []),
+    'seed',
+    'fits train',
+    'right up to',
+    'first wrong at',
+    ...(hasGate ? ['gate right up to'] : []),
+  ];
+  const rows = report.seeds.map((r) => [
+    r.task,
+    r.modelLabel,
+    ...(multiEpochs ? [String(r.epochs)] : []),
+    String(r.seed),
+    r.trainSolved ? 'yes' : 'no',
+    r.rightTo ?? '—',
+    r.firstWrong ?? '— (right at every magnitude)',
+    ...(hasGate ? [r.gateRightTo ?? '—'] : []),
+  ]);
+  return [header, ...rows];
 }
 
 function tableRows(report: NsrReport): string[][] {
@@ -123,25 +152,27 @@ function sideBySideRows(report: NsrReport): string[][] {
   return [header, ...rows];
 }
 
-export function formatNsrMarkdown(report: NsrReport): string {
-  const [header, ...rows] = tableRows(report);
-  const [sHeader, ...sRows] = sideBySideRows(report);
+/** A markdown table from a header row and rows. */
+function mdTable([header, ...rows]: string[][]): string[] {
   const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
+  return [line(header!), line(header!.map(() => '---')), ...rows.map(line)];
+}
+
+export function formatNsrMarkdown(report: NsrReport): string {
   return [
     `# ${report.title}`,
     '',
     '## Success rate per magnitude (solved seeds / seeds, % with 95% Wilson CI)',
     '',
-    line(sHeader!),
-    line(sHeader!.map(() => '---')),
-    ...sRows.map(line),
+    ...mdTable(sideBySideRows(report)),
     '',
     '## Per task, model and magnitude',
     '',
-    line(header!),
-    line(header!.map(() => '---')),
-    ...rows.map(line),
+    ...mdTable(tableRows(report)),
     '',
+    ...(report.seeds.length > 0
+      ? ['## Per seed: how far each stays right', '', ...mdTable(seedRows(report)), '']
+      : []),
     ...report.notes.map((n) => `- ${n}`),
     '',
   ].join('\n');
@@ -229,8 +260,16 @@ th,td{padding:4px 10px;border-bottom:1px solid #e4e4e4;white-space:nowrap;text-a
 th{background:#f4f5f7}figure{margin:20px 0}figure svg{max-width:100%;height:auto}
 footer{margin-top:40px;color:#777;font-size:12px}`;
 
+function htmlTable(title: string, [header, ...rows]: string[][]): string[] {
+  return [
+    `<h2>${escapeHtml(title)}</h2><table>`,
+    `<thead><tr>${header!.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr></thead><tbody>`,
+    ...rows.map((r) => `<tr>${r.map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`),
+    '</tbody></table>',
+  ];
+}
+
 export function formatNsrHtml(report: NsrReport, plots: readonly NsrPlot[], subtitle?: string): string {
-  const [header, ...rows] = tableRows(report);
   return [
     '<!DOCTYPE html>',
     '<html lang="en"><head><meta charset="utf-8" />',
@@ -238,10 +277,8 @@ export function formatNsrHtml(report: NsrReport, plots: readonly NsrPlot[], subt
     `<title>${escapeHtml(report.title)}</title><style>${CSS}</style></head><body><main>`,
     `<h1>${escapeHtml(report.title)}</h1>`,
     ...(subtitle ? [`<p class="meta">${escapeHtml(subtitle)}</p>`] : []),
-    '<h2>Summary</h2><table>',
-    `<thead><tr>${header!.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr></thead><tbody>`,
-    ...rows.map((r) => `<tr>${r.map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`),
-    '</tbody></table>',
+    ...htmlTable('Summary', tableRows(report)),
+    ...(report.seeds.length > 0 ? htmlTable('Per seed: how far each stays right', seedRows(report)) : []),
     '<h2>Notes</h2><ul>',
     ...report.notes.map((n) => `<li>${escapeHtml(n)}</li>`),
     '</ul><h2>Plots</h2>',

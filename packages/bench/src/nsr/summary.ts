@@ -107,3 +107,53 @@ export function summarizeNsr(records: readonly NsrRecord[]): NsrSummaryRow[] {
       a.exponent - b.exponent,
   );
 }
+
+/** How far one seed stays right, for the tasks whose test points are magnitudes only. */
+export interface NsrSeedRow {
+  task: string;
+  modelLabel: string;
+  epochs: number;
+  seed: number;
+  trainSolved: boolean;
+  /** The largest magnitude up to which every magnitude is right (null: wrong from the first). */
+  rightTo: string | null;
+  /** The first magnitude with a wrong item (null: right at every one). */
+  firstWrong: string | null;
+  /** piecewise: the largest magnitude up to which the gate alone is right at every magnitude. */
+  gateRightTo: string | null;
+}
+
+/** Per seed of the compare and piecewise tasks (min and count test a grid of lengths × magnitudes). */
+export function summarizeNsrSeeds(records: readonly NsrRecord[]): NsrSeedRow[] {
+  const reach = (points: NsrRecord['points'], ok: (p: NsrRecord['points'][number]) => boolean) => {
+    const sorted = [...points].sort((a, b) => a.exponent - b.exponent);
+    const first = sorted.findIndex((p) => !ok(p));
+    return {
+      rightTo: first === 0 ? null : sorted[(first < 0 ? sorted.length : first) - 1]!.label,
+      firstWrong: first < 0 ? null : sorted[first]!.label,
+    };
+  };
+  const opIndex = (op: CompareOp | null) => (op === null ? -1 : COMPARE_OPS.indexOf(op));
+  return records
+    .filter(
+      (r) => (r.config.task.kind === 'compare' || r.config.task.kind === 'piecewise') && r.points.length > 0,
+    )
+    .sort(
+      (a, b) =>
+        NSR_TASK_KINDS.indexOf(a.config.task.kind) - NSR_TASK_KINDS.indexOf(b.config.task.kind) ||
+        opIndex(a.config.task.op) - opIndex(b.config.task.op) ||
+        NSR_MODELS.indexOf(a.config.model) - NSR_MODELS.indexOf(b.config.model) ||
+        a.config.epochs - b.config.epochs ||
+        a.seed - b.seed,
+    )
+    .map((r) => ({
+      task: taskLabel(r.config.task),
+      modelLabel: modelLabel(r.config),
+      epochs: r.config.epochs,
+      seed: r.seed,
+      trainSolved: r.trainSolved,
+      ...reach(r.points, (p) => p.success),
+      gateRightTo:
+        r.config.task.kind === 'piecewise' ? reach(r.points, (p) => p.gateSuccess === true).rightTo : null,
+    }));
+}
