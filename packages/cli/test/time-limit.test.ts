@@ -1,6 +1,6 @@
 /**
- * `nalm run --time-limit`: no batch starts after the limit, the batches in flight are stored, exit
- * code 75, and the same command continues where it stopped.
+ * `nalm run --time-limit`: no batch starts after the limit, the batches in flight are stored, the
+ * report of what is stored is written, exit code 75, and the same command continues where it stopped.
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,17 +29,20 @@ describe('--time-limit', () => {
     const { configs, seeds } = resolveRun({ model: 'nmu', op: 'mul', seeds: '0..2', iterations: 200 });
     const stderr: string[] = [];
     vi.spyOn(process.stderr, 'write').mockImplementation((s) => (stderr.push(String(s)), true));
+    const reports: number[] = [];
     const run = (timeLimit?: number) =>
       trainIntoStore(
         { out, configs, seeds, backend: 'cpu', workers: 1, quiet: true, onEvent: () => {}, timeLimit },
-        async () => {},
+        async (store) => void reports.push(store.read().records.length),
       );
     // A limit of 0 s has passed when the first batch would start: deterministic, whatever the machine.
     expect(await run(0)).toBe(75);
     expect(stderr.join('')).toMatch(
       /time limit \(0s\) reached: no new batch started after it; 0 new run\(s\) stored in .*, 1 batch\(es\) left\. Run the same command again to continue\./,
     );
+    expect(reports).toEqual([0]); // the report of what is stored so far
     expect(await run()).toBe(0);
+    expect(reports).toEqual([0, 3]);
     expect(readFileSync(join(out, 'records.jsonl'), 'utf8').trim().split('\n')).toHaveLength(3);
   });
 });

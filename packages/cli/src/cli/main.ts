@@ -114,7 +114,7 @@ export async function main(argv: string[]): Promise<void> {
           .option('time-limit', {
             type: 'string',
             describe:
-              'Start no new batch after this long (45m, 2h, 1h30m): batches in flight finish and are stored, exit code 75; the same command continues',
+              'Start no new batch after this long (45m, 2h, 1h30m): batches in flight finish and are stored, the report shows what is stored, exit code 75; the same command continues',
           })
           .option('report', {
             type: 'boolean',

@@ -349,9 +349,9 @@ export type StoreRun = {
 /**
  * The pipeline every task kind runs through: open (or create) the result store, take its lock,
  * warn about unreadable lines, start the backend and the worker pool, train the grid with stops on
- * SIGINT/SIGTERM, and hand the store to `report` when the grid is complete. Returns the exit code
- * (130 when interrupted, 75 when --time-limit left batches unstarted: either way the finished
- * batches are stored and the same command resumes).
+ * SIGINT/SIGTERM, and hand the store to `report` when the grid is complete or the time limit
+ * stopped it. Returns the exit code (130 when interrupted, 75 when --time-limit left batches
+ * unstarted: either way the finished batches are stored and the same command resumes).
  */
 export async function trainIntoStore(
   run: StoreRun,
@@ -411,6 +411,9 @@ export async function trainIntoStore(
           `${result.trained} new run(s) stored in ${out} in ${formatDuration(seconds)}, ${result.notStarted} batch(es) ` +
           `left. Run the same command again to continue.\n`,
       );
+      // The report of what is stored so far: a long preset built over several sittings shows its
+      // progress after each (a stop by signal writes none: it may have been asked to end at once).
+      await report(store, { trained: result.trained, skipped: result.skipped, seconds });
       return 75;
     }
     if (!run.quiet) {
