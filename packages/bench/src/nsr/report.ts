@@ -62,7 +62,7 @@ export function nsrReport(records: readonly NsrRecord[], title = 'Neural Status 
 
 /** One row per seed: fits train, right up to, first wrong at (and the gate's reach on piecewise). */
 function seedRows(report: NsrReport): string[][] {
-  const hasGate = report.seeds.some((r) => r.gateRightTo !== null || r.task.startsWith('piecewise'));
+  const hasGate = report.seeds.some((r) => r.kind === 'piecewise');
   const multiEpochs = new Set(report.seeds.map((r) => r.epochs)).size > 1;
   const header = [
     'task',

@@ -110,6 +110,7 @@ export function summarizeNsr(records: readonly NsrRecord[]): NsrSummaryRow[] {
 
 /** How far one seed stays right, for the tasks whose test points are magnitudes only. */
 export interface NsrSeedRow {
+  kind: NsrTaskKind;
   task: string;
   modelLabel: string;
   epochs: number;
@@ -147,6 +148,7 @@ export function summarizeNsrSeeds(records: readonly NsrRecord[]): NsrSeedRow[] {
         a.seed - b.seed,
     )
     .map((r) => ({
+      kind: r.config.task.kind,
       task: taskLabel(r.config.task),
       modelLabel: modelLabel(r.config),
       epochs: r.config.epochs,
