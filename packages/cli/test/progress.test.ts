@@ -13,12 +13,13 @@ describe('SweepProgress', () => {
     p.plan(1000, 4);
     expect(p.line('r', 't')).toMatch(/\[-{24}\] {3}0% {2}runs 0\/4 {2}r {2}ETA \? {2}t$/);
     vi.advanceTimersByTime(60_000);
-    p.update(0, 100); // two workers: 250 of 1000 done in 60 s → 180 s left
-    p.update(1, 150);
+    p.update(0, 100, 50); // two workers: 250 of 1000 done in 60 s → 180 s left
+    p.update(1, 150, 150);
     expect(p.line('r', 't')).toMatch(/ 25% {2}runs 0\/4 {2}r {2}ETA 3m00s/);
-    p.finish(0, 200, 1); // the finished batch replaces its partial work
+    p.finish(0, 200, 100, 1); // the finished batch replaces its partial work
     expect(p.line('r', 't')).toMatch(/ 35% {2}runs 1\/4 .*ETA 1m51s/);
-    p.finish(1, 800, 3);
+    p.finish(1, 800, 900, 3);
+    expect(p.rate).toBeCloseTo(1000 / 60); // plain units per second, not the weighted work
     expect(p.line('r', 't')).toMatch(/\[#{24}\] 100% {2}runs 4\/4 {2}r {2}ETA 0s/);
   });
 

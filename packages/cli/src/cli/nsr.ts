@@ -79,24 +79,18 @@ export function resolveNsrPreset(args: NsrRunArgs): NsrPreset {
 function progressPrinter(quiet: boolean) {
   const progress = new SweepProgress();
   const sink = progressSink();
-  let finishedEpochs = 0;
   let fitDone = 0;
-  const epochsInFlight = new Map<number, number>();
   let latest = '';
   const label = (batch: NsrBatch) => {
     const c = batch.replicas[0]!.config;
     const ops = [...new Set(batch.replicas.map((r) => r.config.task.op ?? ''))].filter(Boolean).join(',');
     return `${c.task.kind}${ops ? ` ${ops}` : ''} ${c.model}`;
   };
-  const line = () => {
-    let epochs = finishedEpochs;
-    for (const e of epochsInFlight.values()) epochs += e;
-    const rate = progress.elapsedSeconds > 0 ? epochs / progress.elapsedSeconds : 0;
-    return progress.line(
-      `${Math.round(rate).toLocaleString('en')} seed-epochs/s`,
+  const line = () =>
+    progress.line(
+      `${Math.round(progress.rate).toLocaleString('en')} seed-epochs/s`,
       `fit so far ${fitDone}/${progress.runsDone}${latest ? `  (${latest})` : ''}`,
     );
-  };
   return (e: NsrSweepEvent) => {
     if (quiet) return;
     if (e.type === 'plan') {
@@ -109,16 +103,13 @@ function progressPrinter(quiet: boolean) {
     if (e.type === 'batch-start') return;
     if (e.type === 'progress') {
       const p = e.progress;
-      const cost = nsrEpochCost(e.batch.replicas[0]!.config);
-      epochsInFlight.set(e.batch.index, p.epoch * p.replicas);
-      progress.update(e.batch.index, p.epoch * p.replicas * cost);
+      const epochs = p.epoch * p.replicas;
+      progress.update(e.batch.index, epochs * nsrEpochCost(e.batch.replicas[0]!.config), epochs);
       latest = `[${e.batch.index + 1}/${e.batch.count}] ${label(e.batch)}: epoch ${p.epoch}/${p.epochs}, train MAE ${p.meanLoss.toFixed(4)}`;
     } else {
       const records = e.records;
       const epochs = records.reduce((a, r) => a + r.config.epochs, 0);
-      epochsInFlight.delete(e.batch.index);
-      finishedEpochs += epochs;
-      progress.finish(e.batch.index, epochs * nsrEpochCost(records[0]!.config), records.length);
+      progress.finish(e.batch.index, epochs * nsrEpochCost(records[0]!.config), epochs, records.length);
       const fit = records.filter((r) => r.trainSolved).length;
       fitDone += fit;
       sink.print(

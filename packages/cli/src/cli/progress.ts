@@ -6,7 +6,9 @@
 export class SweepProgress {
   private total = 0;
   private finished = 0;
-  private readonly inFlight = new Map<number, number>();
+  private finishedUnits = 0;
+  /** Per batch in flight: its cost-weighted work and its plain units (seed-iterations, seed-epochs). */
+  private readonly inFlight = new Map<number, { work: number; units: number }>();
   private readonly started = Date.now();
   runsDone = 0;
   runsTotal = 0;
@@ -16,15 +18,23 @@ export class SweepProgress {
     this.runsTotal = runs;
   }
 
-  /** Work done so far by the batch in flight. */
-  update(batch: number, work: number): void {
-    this.inFlight.set(batch, work);
+  /** Work (cost-weighted) and plain units done so far by the batch in flight. */
+  update(batch: number, work: number, units: number): void {
+    this.inFlight.set(batch, { work, units });
   }
 
-  finish(batch: number, work: number, runs: number): void {
+  finish(batch: number, work: number, units: number, runs: number): void {
     this.inFlight.delete(batch);
     this.finished += work;
+    this.finishedUnits += units;
     this.runsDone += runs;
+  }
+
+  /** Plain units per second so far (what the line shows as the rate). */
+  get rate(): number {
+    let units = this.finishedUnits;
+    for (const b of this.inFlight.values()) units += b.units;
+    return this.elapsedSeconds > 0 ? units / this.elapsedSeconds : 0;
   }
 
   get elapsedSeconds(): number {
@@ -34,7 +44,7 @@ export class SweepProgress {
   /** `[####----]  12%  runs 3/60  {rate}  ETA 6h12m  {tail}` */
   line(rate: string, tail: string): string {
     let work = this.finished;
-    for (const w of this.inFlight.values()) work += w;
+    for (const b of this.inFlight.values()) work += b.work;
     const frac = this.total > 0 ? Math.min(1, work / this.total) : 1;
     const eta = work > 0 ? (this.elapsedSeconds * (this.total - work)) / work : NaN;
     const width = 24;

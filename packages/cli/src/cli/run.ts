@@ -262,21 +262,17 @@ export function storeRunFlags(
 function progressPrinter(quiet: boolean) {
   const progress = new SweepProgress();
   const sink = progressSink();
-  let finishedSeedIts = 0;
   let solvedDone = 0;
-  const active = new Map<number, { seedIts: number; solved: number; alive: number; replicas: number }>();
+  const active = new Map<number, { solved: number; alive: number; replicas: number }>();
   const line = () => {
-    let seedIts = finishedSeedIts;
     let solved = solvedDone;
     let diverged = 0;
     for (const a of active.values()) {
-      seedIts += a.seedIts;
       solved += a.solved;
       diverged += a.replicas - a.alive;
     }
-    const rate = progress.elapsedSeconds > 0 ? seedIts / progress.elapsedSeconds : 0;
     return progress.line(
-      `${Math.round(rate).toLocaleString('en')} seed-it/s`,
+      `${Math.round(progress.rate).toLocaleString('en')} seed-it/s`,
       `solved so far ${solved}${diverged ? `, diverged ${diverged}` : ''}`,
     );
   };
@@ -291,7 +287,6 @@ function progressPrinter(quiet: boolean) {
     }
     if (e.type === 'batch-start') {
       active.set(e.batch.index, {
-        seedIts: 0,
         solved: 0,
         alive: e.batch.replicas.length,
         replicas: e.batch.replicas.length,
@@ -302,19 +297,17 @@ function progressPrinter(quiet: boolean) {
       const p = e.progress;
       const seedIts = p.iteration * p.replicas;
       active.set(e.batch.index, {
-        seedIts,
         solved: p.solved.filter(Boolean).length,
         alive: p.alive,
         replicas: p.replicas,
       });
-      progress.update(e.batch.index, seedIts * modelCost(e.batch.replicas[0]!.config.model));
+      progress.update(e.batch.index, seedIts * modelCost(e.batch.replicas[0]!.config.model), seedIts);
     }
     if (e.type === 'batch-done') {
       active.delete(e.batch.index);
       const records = e.records;
       const seedIts = records.reduce((a, r) => a + r.config.iterations, 0);
-      finishedSeedIts += seedIts;
-      progress.finish(e.batch.index, seedIts * modelCost(records[0]!.config.model), records.length);
+      progress.finish(e.batch.index, seedIts * modelCost(records[0]!.config.model), seedIts, records.length);
       const solved = records.filter((r) => r.solved).length;
       solvedDone += solved;
       const c = records[0]!.config;
