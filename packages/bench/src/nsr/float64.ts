@@ -130,7 +130,7 @@ function nsrGate(S: number, zeta: number, R: number): Gate {
   // The piecewise task's S = 5, pair by pair over the columns, the weights in locals: the same
   // operations in the same order as the row loop below (so the same bits), about twice as fast. The
   // slot's tanh cache is pair-major here (T[r·n + i]); only these two functions read it.
-  let u5 = new Float64Array(0);
+  const rowSums = slots(1); // U (forward), then dL/du (backward): one per row
   const forward5 = (
     cols: readonly Float64Array[],
     n: number,
@@ -139,8 +139,7 @@ function nsrGate(S: number, zeta: number, R: number): Gate {
     Y: Float64Array,
   ) => {
     const [c0, c1, c2, c3, c4] = five(cols);
-    if (u5.length < n) u5 = new Float64Array(n);
-    const U = u5;
+    const U = rowSums(0, n);
     U.fill(b, 0, n);
     for (let r = 0; r < R; r++) {
       const [a0, a1, a2, a3, a4] = strided5(p1, R, r);
@@ -184,8 +183,7 @@ function nsrGate(S: number, zeta: number, R: number): Gate {
     Y: Float64Array,
   ) => {
     const [c0, c1, c2, c3, c4] = five(cols);
-    if (u5.length < n) u5 = new Float64Array(n);
-    const DU = u5; // the forward's sums are not needed again
+    const DU = rowSums(0, n); // the forward's sums are not needed again
     for (let i = 0; i < n; i++) {
       const y = Y[i]!;
       const du = dy[i]! * y * (1 - y);
