@@ -4,7 +4,8 @@
 // "found" = training MAE < 1 at the end (failing seeds sit on plateaus at MAE 3–40); "reach" = the
 // largest test magnitude 2^k up to which every magnitude is right (and the gate's own reach).
 //   node --conditions=@nalm/source --import tsx benchmarks/reproductions/nsr-piecewise-screen.ts \
-//     [--op gt|eq] [--redundancy R] [--selection-penalty λ] [--regularize-from 0.08] [--seeds 0..9]
+//     [--op gt|eq] [--redundancy R] [--selection-penalty λ] [--regularize-from 0.08]
+//     [--selection-from F] [--seeds 0..9]
 //     [--epochs 30000] [--uniform-selections]   (R and λ default to the preset's: nsr-piecewise-args.ts)
 // --uniform-selections starts both operand selections at V = 0 (d ≡ 0 at init: no saturated row).
 import { nsrDef } from '@nalm/units';
@@ -48,7 +49,8 @@ for (const seed of seeds) {
   );
 }
 console.log(
-  `piecewise ${op}, R = ${redundancy}, selection penalty ${selectionPenalty} from epoch ${Math.floor(config.regularizeFrom * epochs)}, ` +
+  `piecewise ${op}, R = ${redundancy}, NAU regulariser from epoch ${Math.floor(config.regularizeFrom * epochs)}, ` +
+    `selection penalty ${selectionPenalty} from epoch ${Math.floor((config.selectionFrom ?? config.regularizeFrom) * epochs)}, ` +
     `${epochs} epochs${process.argv.includes('--uniform-selections') ? ', uniform selections' : ''}: ` +
     `found ${found}/${seeds.length}, right at every magnitude ${reached}/${seeds.length}  ${out.join(' ')}  (${((performance.now() - t0) / 1000).toFixed(0)} s)`,
 );

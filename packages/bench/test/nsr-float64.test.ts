@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '@nalm/units';
 import type { NsrRunConfig } from '../src/nsr/config.js';
-import { nsrModelOptions, validateNsrRun } from '../src/nsr/config.js';
+import { nsrModelOptions, regularizersAt, validateNsrRun } from '../src/nsr/config.js';
 import { recordLine } from '../src/store/codec.js';
 import type { Float64Params } from '../src/nsr/float64.js';
 import {
@@ -196,6 +196,57 @@ describe('float64 trainer vs the tfjs units', () => {
           );
         });
       }
+  });
+
+  it('starts the selection penalty at selectionFrom in both trainers (after the NAU regulariser here)', async () => {
+    // Sparsity from epoch 6, the penalty (λ large, so it steers) from epoch 24 of 30: the tfjs units and
+    // the float64 trainer must switch each term on in the same epoch to end at the same weights.
+    const base = { ...taskCfg('piecewise', 'nsr', 'eq', 30), redundancy: 3, selectionPenalty: 5 };
+    const c: NsrRunConfig = { ...base, regularizeFrom: 0.2, selectionFrom: 0.8 };
+    const tfjs = await trainNsrModel({ replicas: [{ config: c, seed: 4 }] });
+    const want = tfjs!.params(0);
+    tfjs!.dispose();
+    const f64 = (config: NsrRunConfig) =>
+      trainFloat64Replica({ config: { ...config, numeric: 'float64' }, seed: 4 })!;
+    const got = f64(c);
+    let largest = 0;
+    for (const [l, ps] of Object.entries(want))
+      for (const [k, w] of Object.entries(ps))
+        Array.from(got.params[`${l}/${k}`]!).forEach((v, i) => {
+          largest = Math.max(largest, Math.abs(v - w[i]!));
+        });
+    // The same run with the penalty from the regulariser's start (selectionFrom absent) ends elsewhere:
+    // the tolerance is tighter than what the schedule changes.
+    const early = f64(base);
+    let moved = 0;
+    for (const [k, v] of Object.entries(early.params))
+      v.forEach((x, i) => (moved = Math.max(moved, Math.abs(x - got.params[k]![i]!))));
+    expect(largest).toBeLessThan(5e-3);
+    expect(moved).toBeGreaterThan(4 * largest);
+  });
+
+  it('switches each regulariser on after its own start epoch', () => {
+    const c: NsrRunConfig = {
+      ...taskCfg('piecewise', 'nsr', 'gt', 100),
+      selectionPenalty: 0.1,
+      regularizeFrom: 0.1,
+      selectionFrom: 0.5,
+    };
+    const on = (e: number) => regularizersAt(c, e);
+    expect([on(10), on(11), on(50), on(51)]).toEqual([
+      { sparsity: false, selection: false },
+      { sparsity: true, selection: false },
+      { sparsity: true, selection: false },
+      { sparsity: true, selection: true },
+    ]);
+    // Absent: the penalty starts with the NAU regulariser; a fraction of 1 never starts; no λ, no term.
+    const { selectionFrom: _, ...same } = c;
+    expect(regularizersAt(same, 11)).toEqual({ sparsity: true, selection: true });
+    expect(regularizersAt({ ...c, regularizeFrom: 1, selectionFrom: 1 }, 100)).toEqual({
+      sparsity: false,
+      selection: false,
+    });
+    expect(regularizersAt({ ...same, selectionPenalty: 0 }, 100).selection).toBe(false);
   });
 
   it('lets a stop request in while it trains (a timer fires mid-run, not at the end)', async () => {

@@ -166,7 +166,8 @@ describe('sweep and store', () => {
     expect(records).toHaveLength(6);
     expect(problems).toHaveLength(1);
     const md = formatNsrMarkdown(nsrReport(records));
-    expect(md).toMatch(/\| compare > \| NSR \| 10\^5 \| .* \| \d\/3 \|/);
+    // 0.8 of 10 epochs is not the reference's start (epoch 40,000): the label says when it began.
+    expect(md).toMatch(/\| compare > \| NSR \(NAU reg\. from epoch 8\) \| 10\^5 \| .* \| \d\/3 \|/);
     expect(md).toMatch(/numeric type float32/);
   });
 });
@@ -201,7 +202,9 @@ describe('cli', () => {
   it('the reference epochs and regulariser start are in the presets', () => {
     const epochs = (name: string) => expandNsrPreset(getNsrPreset(name)!)[0]!;
     expect(epochs('nsr-piecewise').epochs).toBe(500_000);
-    expect(epochs('nsr-piecewise').regularizeFrom * 500_000).toBeCloseTo(40_000, 6);
+    const piecewise = expandNsrPreset(getNsrPreset('nsr-piecewise')!);
+    for (const c of piecewise.filter((c) => c.model !== 'nsr'))
+      expect(c.regularizeFrom * 500_000).toBeCloseTo(40_000, 6);
     for (const name of ['nsr-min', 'nsr-count', 'nsr-compare']) {
       expect(epochs(name).epochs).toBe(50_000);
       expect(epochs(name).regularizeFrom).toBe(0.8);
@@ -243,6 +246,44 @@ describe('cli', () => {
     expect(() => nsrKind.parse({ ...mlp, selectionPenalty: 0.1 })).toThrow(/the mlp gate has none/);
     expect(() => nsrKind.parse({ ...nsr0, selectionPenalty: Number.NaN })).toThrow(
       /selectionPenalty must be/,
+    );
+  });
+
+  it("the piecewise NSR's own regulariser schedule; --regularize-epoch/--selection-epoch change it", () => {
+    const preset = resolveNsrRun({ preset: 'nsr-piecewise' }).configs;
+    const nsr = preset.find((c) => c.model === 'nsr')!;
+    expect(Math.round(nsr.regularizeFrom * 500_000)).toBe(2_400);
+    expect(Math.round(nsr.selectionFrom! * 500_000)).toBe(40_000);
+    // The other gates keep the reference's schedule, so their records keep their keys.
+    for (const c of preset.filter((c) => c.model !== 'nsr')) {
+      expect(c.regularizeFrom).toBe(40_000 / 500_000);
+      expect('selectionFrom' in c).toBe(false);
+    }
+    // The reference's NSR: one pair, no penalty, the regulariser after epoch 40,000: nothing of ours is left.
+    const ref = resolveNsrRun({
+      preset: 'nsr-piecewise',
+      redundancy: 1,
+      selectionPenalty: 0,
+      regularizeEpoch: 40_000,
+    }).configs.find((c) => c.model === 'nsr')!;
+    const { redundancy: _r, selectionPenalty: _s, selectionFrom: _f, ...plain } = nsr;
+    expect(ref).toEqual({ ...plain, regularizeFrom: 0.08 });
+    const later = resolveNsrRun({ preset: 'nsr-piecewise', selectionEpoch: 100_000, model: 'nsr' }).configs;
+    expect(later.map((c) => c.selectionFrom)).toEqual([0.2, 0.2]);
+    // A shorter run than the start epoch never starts it (fraction 1).
+    const short = resolveNsrRun({ preset: 'nsr-piecewise', epochs: 30_000, model: 'nsr' }).configs[0]!;
+    expect([short.regularizeFrom, short.selectionFrom]).toEqual([0.08, 1]);
+    expect(() => resolveNsrRun({ preset: 'nsr-piecewise-quick', selectionEpoch: 10 })).toThrow(
+      /--selection-epoch starts the NSR's selection penalty, but nsr-piecewise-quick runs without one: add --selection-penalty/,
+    );
+    expect(() => resolveNsrRun({ preset: 'nsr-piecewise', regularizeEpoch: -1 })).toThrow(
+      /--regularize-epoch: expected a whole number ≥ 0/,
+    );
+    expect(() => nsrKind.parse({ ...nsr, selectionFrom: 1.5 })).toThrow(/selectionFrom must be a fraction/);
+    const { selectionPenalty: _p, ...noPenalty } = nsr;
+    expect(() => nsrKind.parse(noPenalty)).toThrow(/set it > 0 or leave selectionFrom out/);
+    expect(() => resolveRun({ preset: 'quick', regularizeEpoch: 10 })).toThrow(
+      /--regularize-epoch applies to the NSR tasks/,
     );
   });
 

@@ -28,6 +28,12 @@ export interface NsrRunConfig {
   selectionPenalty?: number;
   /** The NAU layers' sparsity regulariser is on from this fraction of the epochs (the reference: 0.8). */
   regularizeFrom: number;
+  /**
+   * The selection penalty is on from this fraction of the epochs; absent = `regularizeFrom` (older
+   * records keep their key). Its own start lets the NAU regulariser run early, while the NSR is still
+   * finding its gate, and the penalty only once it has (benchmarks/reproductions/nsr.md).
+   */
+  selectionFrom?: number;
   /** float32: the tfjs trainer (the units themselves); float64: the fused plain-JS trainer (float64.ts). */
   numeric: NumericType;
 }
@@ -70,6 +76,26 @@ export interface NsrRecord {
   points: NsrPointResult[];
 }
 
+/** Which regularisers are on in one epoch. */
+export interface RegularizersOn {
+  /** The NAU layers' sparsity term. */
+  sparsity: boolean;
+  /** The NSR's selection-entropy term (only if `selectionPenalty` > 0). */
+  selection: boolean;
+}
+
+/**
+ * The regularisers on in `epoch` (1-based): each after its start epoch, floor(fraction × epochs); a
+ * fraction of 1 never starts. Both trainers (trainer.ts, float64.ts) ask here.
+ */
+export function regularizersAt(c: NsrRunConfig, epoch: number): RegularizersOn {
+  const after = (from: number) => from < 1 && epoch > Math.floor(from * c.epochs);
+  return {
+    sparsity: after(c.regularizeFrom),
+    selection: (c.selectionPenalty ?? 0) > 0 && after(c.selectionFrom ?? c.regularizeFrom),
+  };
+}
+
 /** The model options a run configuration implies (models.ts). */
 export function nsrModelOptions(c: NsrRunConfig): ModelOptions {
   return c.redundancy === undefined ? { zeta: c.zeta } : { zeta: c.zeta, redundancy: c.redundancy };
@@ -104,6 +130,14 @@ export function validateNsrRun(c: NsrRunConfig): NsrRunConfig {
   }
   if (!(c.regularizeFrom >= 0 && c.regularizeFrom <= 1))
     throw new NsrTaskError(`regularizeFrom must be a fraction in [0, 1], got ${c.regularizeFrom}.`);
+  if (c.selectionFrom !== undefined) {
+    if (!(c.selectionFrom >= 0 && c.selectionFrom <= 1))
+      throw new NsrTaskError(`selectionFrom must be a fraction in [0, 1], got ${c.selectionFrom}.`);
+    if (!c.selectionPenalty)
+      throw new NsrTaskError(
+        'selectionFrom starts the selection penalty, but selectionPenalty is 0 or absent: set it > 0 or leave selectionFrom out.',
+      );
+  }
   if (c.numeric !== 'float32' && c.numeric !== 'float64')
     throw new NsrTaskError(
       `numeric type '${String(c.numeric)}': use 'float32' (tfjs) or 'float64' (plain JS).`,

@@ -19,8 +19,8 @@
  * recurrence with backpropagation through time; count's sum) are `Arch`es bound to one data set.
  */
 import { Rng } from '@nalm/units';
-import type { NsrPointResult, NsrRecord, NsrRunConfig } from './config.js';
-import { NSR_RECORD_VERSION, nsrConfigKey, nsrModelOptions } from './config.js';
+import type { NsrPointResult, NsrRecord, NsrRunConfig, RegularizersOn } from './config.js';
+import { NSR_RECORD_VERSION, nsrConfigKey, nsrModelOptions, regularizersAt } from './config.js';
 import type { LayerSpec } from './models.js';
 import { BASELINE_HIDDEN, modelLayers } from './models.js';
 import { maxResolvedValue } from './resolution.js';
@@ -780,7 +780,8 @@ export function float64LossAndGrad(
   c: NsrRunConfig,
   p: Float64Params,
   data: NsrData,
-  withReg: boolean,
+  /** The regularisers on (regularizersAt); true: every one the configuration has. */
+  reg: boolean | RegularizersOn,
   g: Float64Params | null,
   arch: Arch = archOf(c, data),
 ): number {
@@ -800,10 +801,9 @@ export function float64LossAndGrad(
     arch.finish(g);
   }
   loss /= n;
-  if (withReg) {
-    loss += addSparsity(p, g);
-    if (c.selectionPenalty) loss += addSelectionEntropy(p, g, c.selectionPenalty);
-  }
+  const on = typeof reg === 'boolean' ? { sparsity: reg, selection: reg } : reg;
+  if (on.sparsity) loss += addSparsity(p, g);
+  if (on.selection && c.selectionPenalty) loss += addSelectionEntropy(p, g, c.selectionPenalty);
   return loss;
 }
 
@@ -876,7 +876,6 @@ function* replicaTraining(replica: NsrReplica, hooks: Float64Hooks): Generator<v
   const g = zerosLike(p);
   const train = trainingData(c.task, replica.seed);
   const arch = archOf(c, train);
-  const regularizeAt = Math.floor(c.regularizeFrom * c.epochs);
   const [beta1, beta2, eps] = [0.9, 0.999, 1e-8];
   let acc1 = beta1;
   let acc2 = beta2;
@@ -885,7 +884,7 @@ function* replicaTraining(replica: NsrReplica, hooks: Float64Hooks): Generator<v
   const keys = Object.keys(p);
   for (let epoch = 1; epoch <= c.epochs; epoch++) {
     for (const k of keys) g[k]!.fill(0);
-    const loss = float64LossAndGrad(c, p, train, epoch > regularizeAt && c.regularizeFrom < 1, g, arch);
+    const loss = float64LossAndGrad(c, p, train, regularizersAt(c, epoch), g, arch);
     if (!Number.isFinite(loss) && diverged === null)
       diverged = { epoch, reason: `non-finite training loss (${loss}) at epoch ${epoch}` };
     // Adam as tfjs writes it (adam_optimizer.ts): bias corrections through β^t accumulators.

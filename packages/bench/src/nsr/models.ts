@@ -224,18 +224,20 @@ export function architectureOutput(
 
 /**
  * The regularisation term per replica [R]: the NAU layers' sparsity regularisers summed (weight 1, the
- * reference's), plus `selectionWeight` × the NSR's selection entropy (units/src/nsr.ts; 0: the reference).
+ * reference's; `sparsity` false leaves them out), plus `selectionWeight` × the NSR's selection entropy
+ * (units/src/nsr.ts; 0: the reference).
  */
 export function regularizationPenalty(
   layers: readonly LayerSpec[],
   vars: ModelVars,
   R: number,
   selectionWeight = 0,
+  sparsity = true,
 ): tf.Tensor {
   let total: tf.Tensor = tf.zeros([R]);
   for (const l of layers) {
     const regs = l.def.regularizers?.(vars[l.name]!, l.options);
-    if (regs?.sparsity) total = tf.add(total, regs.sparsity);
+    if (regs?.sparsity && sparsity) total = tf.add(total, regs.sparsity);
     if (regs?.selection && selectionWeight > 0)
       total = tf.add(total, tf.mul(regs.selection, selectionWeight));
   }

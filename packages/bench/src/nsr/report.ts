@@ -50,7 +50,8 @@ export function nsrReport(records: readonly NsrRecord[], title = 'Neural Status 
       'm = −5…5, both orders (= and ≠ also the equal pairs (x1 + m, x1 + m)). Piecewise: x0 in [2^k, 2^(k+1)), ' +
       'x1 = x0 + m. Min and count: values up to 10·2^k, L elements (count: L compared with the first).',
     'Training: full batch, mean absolute error, Adam (lr 1e−3); the NAU layers (branches, NAU gate) get ' +
-      "their sparsity regulariser after epoch 40,000 (the presets' regularizeFrom), as the reference's regloss.",
+      "their sparsity regulariser after epoch 40,000, as the reference's regloss (none in runs of 40,000 epochs " +
+      'or fewer), unless the model says otherwise ("NAU reg. from epoch …").',
   ];
   if (rows.some((r) => r.beyondPrecision))
     notes.push(

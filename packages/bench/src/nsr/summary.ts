@@ -7,6 +7,7 @@ import { wilson } from '../stats/wilson.js';
 import type { NsrRecord } from './config.js';
 import type { NsrModelName } from './models.js';
 import { NSR_MODEL_LABEL, NSR_MODELS } from './models.js';
+import { referenceRegularizeFrom } from './presets.js';
 import type { NumericType } from './resolution.js';
 import { COMPARE_OPS, NSR_TASK_KINDS, taskLabel } from './tasks.js';
 import type { CompareOp, NsrTaskKind } from './tasks.js';
@@ -34,11 +35,23 @@ export interface NsrSummaryRow {
   diverged: number;
 }
 
-/** "NSR", or with its non-reference settings: "NSR (R = 10, selection 0.01)". */
+/**
+ * "NSR", or with its non-reference settings: "NSR (R = 10, NAU reg. from epoch 2,400, selection 0.1
+ * from epoch 40,000)". The regulariser's start shows only when it is not the reference's (epoch 40,000).
+ */
 function modelLabel(c: NsrRecord['config']): string {
+  const startEpoch = (from: number) =>
+    from < 1 ? `epoch ${Math.floor(from * c.epochs).toLocaleString('en-US')}` : 'never';
   const extras = [
     ...((c.redundancy ?? 1) > 1 ? [`R = ${c.redundancy}`] : []),
-    ...(c.selectionPenalty ? [`selection ${c.selectionPenalty}`] : []),
+    ...(c.regularizeFrom !== referenceRegularizeFrom(c.epochs)
+      ? [`NAU reg. from ${startEpoch(c.regularizeFrom)}`]
+      : []),
+    ...(c.selectionPenalty
+      ? [
+          `selection ${c.selectionPenalty}${c.selectionFrom !== undefined ? ` from ${startEpoch(c.selectionFrom)}` : ''}`,
+        ]
+      : []),
   ];
   return extras.length ? `${NSR_MODEL_LABEL[c.model]} (${extras.join(', ')})` : NSR_MODEL_LABEL[c.model];
 }
@@ -58,6 +71,8 @@ export function summarizeNsr(records: readonly NsrRecord[]): NsrSummaryRow[] {
         c.zeta,
         c.redundancy ?? 1,
         c.selectionPenalty ?? 0,
+        c.regularizeFrom,
+        c.selectionFrom ?? c.regularizeFrom,
         p.exponent,
         p.length,
       ]);

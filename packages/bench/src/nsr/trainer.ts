@@ -7,8 +7,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { canonicalJson } from '../config.js';
-import type { NsrPointResult, NsrRecord, NsrRunConfig } from './config.js';
-import { NSR_RECORD_VERSION, nsrConfigKey, nsrModelOptions } from './config.js';
+import type { NsrPointResult, NsrRecord, NsrRunConfig, RegularizersOn } from './config.js';
+import { NSR_RECORD_VERSION, nsrConfigKey, nsrModelOptions, regularizersAt } from './config.js';
 import type { ModelVars } from './models.js';
 import {
   architectureOutput,
@@ -56,6 +56,7 @@ export function nsrBatchKey(c: NsrRunConfig): string {
     redundancy: c.redundancy ?? 1,
     selectionPenalty: c.selectionPenalty ?? 0,
     regularizeFrom: c.regularizeFrom,
+    selectionFrom: c.selectionFrom ?? c.regularizeFrom,
     numeric: c.numeric,
     points,
   });
@@ -175,18 +176,21 @@ export async function trainNsrModel(opts: NsrTrainOptions): Promise<TrainedNsrMo
   const xT = tf.tensor3d(T.x, [R, T.N, T.W]);
   const yT = tf.tensor3d(T.y, [R, T.N, 1]);
   const wT = tf.tensor3d(T.w, [R, T.N, 1]);
-  const regularizeAt = Math.floor(c0.regularizeFrom * c0.epochs);
   const diverged: ({ epoch: number; reason: string } | null)[] = specs.map(() => null);
 
-  const perReplicaLoss = (withReg: boolean): tf.Tensor => {
+  const perReplicaLoss = (on: RegularizersOn | null): tf.Tensor => {
     const { pred } = architectureOutput(kind, model, layers, vars, xT);
     let loss = tf.sum(tf.mul(wT, tf.abs(tf.sub(pred, yT))), [1, 2]);
-    if (withReg) loss = tf.add(loss, regularizationPenalty(layers, vars, R, c0.selectionPenalty ?? 0));
+    if (on?.sparsity || on?.selection)
+      loss = tf.add(
+        loss,
+        regularizationPenalty(layers, vars, R, on.selection ? (c0.selectionPenalty ?? 0) : 0, on.sparsity),
+      );
     return loss;
   };
 
   const checkLosses = (epoch: number): number => {
-    const losses = scoped(() => perReplicaLoss(false).dataSync());
+    const losses = scoped(() => perReplicaLoss(null).dataSync());
     let sum = 0;
     losses.forEach((l, r) => {
       if (!Number.isFinite(l) && diverged[r] === null)
@@ -202,9 +206,9 @@ export async function trainNsrModel(opts: NsrTrainOptions): Promise<TrainedNsrMo
   };
 
   for (let epoch = 1; epoch <= c0.epochs; epoch++) {
-    const withReg = epoch > regularizeAt && c0.regularizeFrom < 1;
+    const on = regularizersAt(c0, epoch);
     tf.tidy(() => {
-      optimizer.minimize(() => tf.sum(perReplicaLoss(withReg)) as tf.Scalar, false, varList);
+      optimizer.minimize(() => tf.sum(perReplicaLoss(on)) as tf.Scalar, false, varList);
       constrainVars(layers, vars);
     });
     if (epoch % every === 0 || epoch === c0.epochs) {
@@ -223,7 +227,7 @@ export async function trainNsrModel(opts: NsrTrainOptions): Promise<TrainedNsrMo
     const { pred } = architectureOutput(kind, model, layers, vars, xT);
     return score(train, pred.dataSync() as Float32Array, null, T.N);
   });
-  const finalLoss = scoped(() => perReplicaLoss(false).dataSync());
+  const finalLoss = scoped(() => perReplicaLoss(null).dataSync());
   const points = testPoints(c0.task);
   const limit = maxResolvedValue(c0.numeric);
   const results: NsrPointResult[][] = specs.map(() => []);

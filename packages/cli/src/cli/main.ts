@@ -96,7 +96,17 @@ export async function main(argv: string[]): Promise<void> {
           .option('selection-penalty', {
             type: 'number',
             describe:
-              "NSR tasks: weight of the NSR's selection-entropy regulariser, on with the NAU's from the regulariser epoch (0: the reference's runs) [default: the preset's]",
+              "NSR tasks: weight of the NSR's selection-entropy regulariser (0: the reference's runs) [default: the preset's]",
+          })
+          .option('regularize-epoch', {
+            type: 'number',
+            describe:
+              "NSR tasks: every model's NAU regulariser starts after this epoch (40000: the reference's) [default: the preset's]",
+          })
+          .option('selection-epoch', {
+            type: 'number',
+            describe:
+              "NSR tasks: the NSR's selection penalty starts after this epoch [default: the preset's, else with the NAU regulariser]",
           })
           .option('backend', {
             type: 'string',

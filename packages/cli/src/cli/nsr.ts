@@ -32,6 +32,10 @@ export interface NsrRunArgs {
   redundancy?: number;
   /** Weight of the NSR's selection-entropy regulariser instead of the preset's (0: the reference). */
   selectionPenalty?: number;
+  /** Every model's NAU regulariser starts after this epoch instead of the preset's. */
+  regularizeEpoch?: number;
+  /** The NSR's selection penalty starts after this epoch instead of the preset's. */
+  selectionEpoch?: number;
   out?: string;
   quiet?: boolean;
   backend?: string;
@@ -163,7 +167,21 @@ export function resolveNsrRun(args: NsrRunArgs): {
     args.selectionPenalty !== undefined
       ? checkNonNegative(args.selectionPenalty, '--selection-penalty')
       : preset.nsrSelectionPenalty;
-  let raw = expandNsrPreset(preset, { epochs, redundancy, selectionPenalty });
+  const regularizeEpoch =
+    args.regularizeEpoch !== undefined ? checkInt(args.regularizeEpoch, '--regularize-epoch', 0) : undefined;
+  const selectionEpoch =
+    args.selectionEpoch !== undefined ? checkInt(args.selectionEpoch, '--selection-epoch', 0) : undefined;
+  if (selectionEpoch !== undefined && !(selectionPenalty ?? 0))
+    throw new UsageError(
+      `--selection-epoch starts the NSR's selection penalty, but ${preset.name} runs without one: add --selection-penalty λ > 0.`,
+    );
+  let raw = expandNsrPreset(preset, {
+    epochs,
+    redundancy,
+    selectionPenalty,
+    regularizeEpoch,
+    selectionEpoch,
+  });
   if (args.model !== undefined) {
     const want = String(args.model)
       .split(',')

@@ -57,6 +57,8 @@ export interface RunArgs {
   epochs?: number;
   redundancy?: number;
   selectionPenalty?: number;
+  regularizeEpoch?: number;
+  selectionEpoch?: number;
 }
 
 /** What an interrupted run prints: how much is stored and how to resume. */
@@ -107,6 +109,8 @@ export function resolveRun(args: RunArgs): { name: string; configs: RunConfig[];
     ['epochs', 'epochs'],
     ['redundancy', 'redundancy'],
     ['selection-penalty', 'selectionPenalty'],
+    ['regularize-epoch', 'regularizeEpoch'],
+    ['selection-epoch', 'selectionEpoch'],
   ] as const)
     if (args[key] !== undefined)
       throw new UsageError(
