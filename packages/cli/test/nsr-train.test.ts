@@ -274,7 +274,7 @@ describe('cli', () => {
     const short = resolveNsrRun({ preset: 'nsr-piecewise', epochs: 30_000, model: 'nsr' }).configs[0]!;
     expect([short.regularizeFrom, short.selectionFrom]).toEqual([0.08, 1]);
     expect(() => resolveNsrRun({ preset: 'nsr-piecewise-quick', selectionEpoch: 10 })).toThrow(
-      /--selection-epoch starts the NSR's selection penalty, but nsr-piecewise-quick runs without one: add --selection-penalty/,
+      /--selection-epoch starts the NSR's selection penalty, but this run of nsr-piecewise-quick has none \(λ = 0\): add --selection-penalty λ > 0 or drop --selection-epoch/,
     );
     expect(() => resolveNsrRun({ preset: 'nsr-piecewise', regularizeEpoch: -1 })).toThrow(
       /--regularize-epoch: expected a whole number ≥ 0/,

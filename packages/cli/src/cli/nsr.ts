@@ -173,7 +173,8 @@ export function resolveNsrRun(args: NsrRunArgs): {
     args.selectionEpoch !== undefined ? checkInt(args.selectionEpoch, '--selection-epoch', 0) : undefined;
   if (selectionEpoch !== undefined && !(selectionPenalty ?? 0))
     throw new UsageError(
-      `--selection-epoch starts the NSR's selection penalty, but ${preset.name} runs without one: add --selection-penalty λ > 0.`,
+      `--selection-epoch starts the NSR's selection penalty, but this run of ${preset.name} has none (λ = 0): ` +
+        'add --selection-penalty λ > 0 or drop --selection-epoch.',
     );
   let raw = expandNsrPreset(preset, {
     epochs,
