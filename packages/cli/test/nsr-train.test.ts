@@ -352,6 +352,38 @@ describe('cli', () => {
     expect(html).toContain('<svg');
     expect(existsSync(join(out, 'records.jsonl'))).toBe(true);
     expect(existsSync(join(out, 'store.json'))).toBe(true);
+    // A run of part of the grid (one model, one op, a new seed) still reports the whole stored grid.
+    const seedsOf = () =>
+      (
+        JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')).rows as {
+          task: string;
+          model: string;
+          seeds: number;
+        }[]
+      )
+        .filter((r) => r.task === 'compare >' || r.task === 'compare =')
+        .map((r) => `${r.task} ${r.model} ${r.seeds}`);
+    expect(new Set(seedsOf())).toEqual(
+      new Set(['compare > nsr 2', 'compare > mlp 2', 'compare = nsr 2', 'compare = mlp 2']),
+    );
+    process.stdout.write = (() => true) as typeof process.stdout.write;
+    try {
+      const part = {
+        preset: 'nsr-compare-quick',
+        model: 'nsr',
+        op: 'gt',
+        seeds: '2',
+        epochs: 20,
+        out,
+        quiet: true,
+      };
+      expect(await runNsr({ ...part, backend: 'cpu' })).toBe(0);
+    } finally {
+      process.stdout.write = write;
+    }
+    expect(new Set(seedsOf())).toEqual(
+      new Set(['compare > nsr 3', 'compare > mlp 2', 'compare = nsr 2', 'compare = mlp 2']),
+    );
     await expect(runNsr({ preset: 'nsr-compare-quick', epochs: 0, out, quiet: true })).rejects.toThrow(
       /--epochs/,
     );

@@ -2,7 +2,8 @@
  * `nalm run --preset nsr-… | --task nsr-…`: the Neural Status Register tasks (benchmark.md §7), the
  * task kind `nsr` on the benchmark's pipeline (`trainIntoStore`: the result store, `--workers`,
  * `--shard`, resume; `nalm merge` joins shards). Then writes report.md, report.json and
- * report.html of the preset's records and prints the markdown on stdout; progress goes to stderr.
+ * report.html of the preset's records in the store (every model, op and seed stored, whatever
+ * --model/--op/--seeds trained) and prints the markdown on stdout; progress goes to stderr.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -216,14 +217,10 @@ export function resolveNsrRun(args: NsrRunArgs): {
   return { preset, configs, seeds, epochs };
 }
 
-/** The NSR report of one preset's records in a store (the directory may hold other runs). */
-export function presetNsrRecords(
-  read: StoreReadResult,
-  configs: readonly NsrRunConfig[],
-  seeds: readonly number[],
-) {
+/** A preset's records in a store, every seed stored (the directory may hold other runs). */
+export function presetNsrRecords(read: StoreReadResult, configs: readonly NsrRunConfig[]) {
   const keys = new Set(configs.map((c) => nsrKind.key(c)));
-  return nsrRecords(read.records).filter((r) => keys.has(r.key) && seeds.includes(r.seed));
+  return nsrRecords(read.records).filter((r) => keys.has(r.key));
 }
 
 export async function runNsr(args: NsrRunArgs): Promise<number> {
@@ -239,14 +236,16 @@ export async function runNsr(args: NsrRunArgs): Promise<number> {
     { kind: 'nsr', configs, seeds, ...flags, onEvent: progressPrinter(quiet) },
     async (store) => {
       if (args.report === false) return;
-      const report = nsrReport(
-        presetNsrRecords(store.read(), configs, seeds),
-        `Neural Status Register tasks: ${preset.name}`,
-      );
+      // The report is the store's, not this run's: a run restricted by --model/--op/--seeds (a long
+      // preset built piece by piece) must not replace the report of the whole grid with its part.
+      const whole = resolveNsrRun({ ...args, model: undefined, op: undefined, seeds: undefined }).configs;
+      const records = presetNsrRecords(store.read(), whole);
+      const report = nsrReport(records, `Neural Status Register tasks: ${preset.name}`);
+      const stored = new Set(records.map((r) => r.seed)).size;
       const md = formatNsrMarkdown(report);
       writeFileAtomic(join(out, 'report.md'), md);
       writeFileAtomic(join(out, 'report.json'), formatNsrJson(report));
-      const subtitle = `nalm run --preset ${preset.name} (${seeds.length} seeds, ${epochs.toLocaleString('en')} epochs, ${preset.numeric})`;
+      const subtitle = `nalm run --preset ${preset.name} (${stored} seeds stored, ${epochs.toLocaleString('en')} epochs, ${preset.numeric})`;
       writeFileAtomic(
         join(out, 'report.html'),
         formatNsrHtml(report, await renderNsrPlots(report), subtitle),
