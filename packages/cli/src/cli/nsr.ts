@@ -225,6 +225,9 @@ export function presetNsrRecords(read: StoreReadResult, configs: readonly NsrRun
 
 export async function runNsr(args: NsrRunArgs): Promise<number> {
   const { preset, configs, seeds, epochs } = resolveNsrRun(args);
+  // The report is the store's, not this run's: a run restricted by --model/--op/--seeds (a long
+  // preset built piece by piece) must not replace the report of the whole grid with its part.
+  const whole = resolveNsrRun({ ...args, model: undefined, op: undefined, seeds: undefined }).configs;
   const flags = storeRunFlags(args, preset.name);
   const { out, quiet } = flags;
   if (existsSync(join(out, LEGACY_RECORDS_FILE)))
@@ -236,9 +239,6 @@ export async function runNsr(args: NsrRunArgs): Promise<number> {
     { kind: 'nsr', configs, seeds, ...flags, onEvent: progressPrinter(quiet) },
     async (store) => {
       if (args.report === false) return;
-      // The report is the store's, not this run's: a run restricted by --model/--op/--seeds (a long
-      // preset built piece by piece) must not replace the report of the whole grid with its part.
-      const whole = resolveNsrRun({ ...args, model: undefined, op: undefined, seeds: undefined }).configs;
       const records = presetNsrRecords(store.read(), whole);
       const report = nsrReport(records, `Neural Status Register tasks: ${preset.name}`);
       const stored = new Set(records.map((r) => r.seed)).size;
