@@ -2,7 +2,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { NsrRecord } from '../src/nsr/config.js';
-import { fmtNum } from '../src/nsr/report.js';
+import { fmtNum, formatNsrMarkdown, nsrReport, nsrSuccessSpec } from '../src/nsr/report.js';
+import { wilson } from '../src/stats/wilson.js';
 import { summarizeNsrSeeds } from '../src/nsr/summary.js';
 
 describe('fmtNum', () => {
@@ -73,5 +74,67 @@ describe('per-seed reach (compare and piecewise)', () => {
       ['piecewise', 1, '2^5', null, '2^5'],
       ['piecewise', 2, '2^4', '2^5', '2^6'],
     ]);
+  });
+});
+
+describe('the gate alone, side by side (piecewise)', () => {
+  // Five seeds of one model: the output right in `ok` of them, the gate in `gate` of them.
+  const recs = (kind: 'piecewise' | 'min', model: 'nsr' | 'mlp', ok: number, gate: number) =>
+    Array.from(
+      { length: 5 },
+      (_, seed) =>
+        ({
+          config: {
+            task: { kind, op: kind === 'min' ? null : 'gt' },
+            model,
+            epochs: 50000,
+            regularizeFrom: 0.8,
+            numeric: 'float64',
+            zeta: 1,
+          },
+          seed,
+          trainSolved: true,
+          diverged: null,
+          points: [
+            {
+              exponent: 14,
+              length: kind === 'min' ? 5 : null,
+              label: '2^14',
+              success: seed < ok,
+              gateSuccess: kind === 'piecewise' ? seed < gate : null,
+              meanError: 0,
+              beyondPrecision: false,
+            },
+          ],
+        }) as unknown as NsrRecord,
+    );
+
+  it('counts the seeds whose gate is right, with the Wilson interval, next to the output', () => {
+    const report = nsrReport([...recs('piecewise', 'nsr', 1, 5), ...recs('piecewise', 'mlp', 0, 2)]);
+    const nsr = report.rows.find((r) => r.model === 'nsr')!;
+    expect([nsr.solved, nsr.gateSolved, nsr.gate]).toEqual([1, 5, wilson(5, 5)]);
+    const md = formatNsrMarkdown(report);
+    const gateTable = md.slice(md.indexOf('## The gate alone'), md.indexOf('## Per task'));
+    expect(gateTable).toContain('| task | magnitude | NSR | MLP |');
+    expect(gateTable).toContain('| piecewise > | 2^14 | 5/5 100% [56.6, 100] | 2/5 40.0% [11.8, 76.9] |');
+    expect(md).toContain('| piecewise > | 2^14 | 1/5 20.0% [3.6, 62.4] | 0/5 0% [0, 43.4] |');
+    // The plot draws the gate as a second, dashed series.
+    const spec = nsrSuccessSpec(report, 'piecewise') as unknown as {
+      data: { values: { measure: string }[] };
+    };
+    expect(spec.data.values.map((v) => v.measure).sort()).toEqual([
+      'the gate alone',
+      'the gate alone',
+      'the output',
+      'the output',
+    ]);
+  });
+
+  it('has no gate table, series or note without a piecewise row', () => {
+    const report = nsrReport(recs('min', 'nsr', 5, 0));
+    expect(report.rows[0]!.gate).toBeNull();
+    expect(formatNsrMarkdown(report)).not.toMatch(/gate alone/i);
+    const spec = nsrSuccessSpec(report, 'min') as unknown as { data: { values: { measure: string }[] } };
+    expect(spec.data.values.map((v) => v.measure)).toEqual(['the output']);
   });
 });

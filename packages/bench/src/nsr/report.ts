@@ -53,6 +53,12 @@ export function nsrReport(records: readonly NsrRecord[], title = 'Neural Status 
       "their sparsity regulariser after epoch 40,000, as the reference's regloss (none in runs of 40,000 epochs " +
       'or fewer), unless the model says otherwise ("NAU reg. from epoch …").',
   ];
+  if (rows.some((r) => r.gate !== null))
+    notes.push(
+      'Piecewise, the gate alone: a seed counts when its condition (x0 > x1, x0 = x1) decides every test item ' +
+        'right, with either branch order; where the gate stays right and the output does not, the branches ' +
+        '(the NAU branches for x4 + 4 and x3 − x2) bound the output.',
+    );
   if (rows.some((r) => r.beyondPrecision))
     notes.push(
       'Rows marked "beyond float32" test values the numeric type does not resolve for a difference of 1 ' +
@@ -120,23 +126,34 @@ function tableRows(report: NsrReport): string[][] {
   return [header, ...rows];
 }
 
+/** What a side-by-side cell counts: the output right on every item, or (piecewise) the gate alone. */
+type Measure = 'output' | 'gate';
+
+const SIDE_BY_SIDE_TITLE: Record<Measure, string> = {
+  output: 'Success rate per magnitude (solved seeds / seeds, % with 95% Wilson CI)',
+  gate: 'The gate alone, piecewise (seeds whose condition is right on every item / seeds, % with 95% Wilson CI)',
+};
+
 /**
- * Success side by side: one row per (task, epochs, length, magnitude), one column per model, each
- * cell "k/n  p% [lower, upper]".
+ * One row per (task, epochs, length, magnitude), one column per model, each cell "k/n  p% [lower,
+ * upper]": of the output's success, or of the gate's (piecewise rows only; none: no table).
  */
-function sideBySideRows(report: NsrReport): string[][] {
-  const models = [...new Set(report.rows.map((r) => r.modelLabel))];
-  const multiEpochs = new Set(report.rows.map((r) => r.epochs)).size > 1;
+function sideBySideRows(report: NsrReport, measure: Measure): string[][] {
+  const rows = measure === 'gate' ? report.rows.filter((r) => r.gate !== null) : report.rows;
+  const models = [...new Set(rows.map((r) => r.modelLabel))];
+  const multiEpochs = new Set(rows.map((r) => r.epochs)).size > 1;
   const keyOf = (r: NsrSummaryRow) => JSON.stringify([r.task, r.epochs, r.length, r.exponent, r.numeric]);
   const byKey = new Map<string, NsrSummaryRow[]>();
-  for (const r of report.rows) byKey.set(keyOf(r), [...(byKey.get(keyOf(r)) ?? []), r]);
+  for (const r of rows) byKey.set(keyOf(r), [...(byKey.get(keyOf(r)) ?? []), r]);
   const header = [
     'task',
     ...(multiEpochs ? ['epochs'] : []),
     'magnitude',
-    ...models.map((m) => `${m} success`),
+    ...models.map((m) => (measure === 'gate' ? m : `${m} success`)),
   ];
-  const rows = [...byKey.values()].map((group) => {
+  const cell = (k: number, n: number, w: { mean: number; lower: number; upper: number }) =>
+    `${k}/${n} ${pct(w.mean)}% [${pct(w.lower)}, ${pct(w.upper)}]`;
+  const body = [...byKey.values()].map((group) => {
     const r0 = group[0]!;
     return [
       r0.task,
@@ -144,13 +161,21 @@ function sideBySideRows(report: NsrReport): string[][] {
       r0.point + (r0.beyondPrecision ? ` (beyond ${r0.numeric})` : ''),
       ...models.map((m) => {
         const r = group.find((g) => g.modelLabel === m);
-        return r
-          ? `${r.solved}/${r.seeds} ${pct(r.success.mean)}% [${pct(r.success.lower)}, ${pct(r.success.upper)}]`
-          : '—';
+        if (!r) return '—';
+        return measure === 'gate'
+          ? cell(r.gateSolved!, r.seeds, r.gate!)
+          : cell(r.solved, r.seeds, r.success);
       }),
     ];
   });
-  return [header, ...rows];
+  return body.length > 0 ? [header, ...body] : [];
+}
+
+/** The side-by-side tables this report has: the output's, and the gate's when a piecewise row is there. */
+function sideBySideTables(report: NsrReport): { title: string; rows: string[][] }[] {
+  return (['output', 'gate'] as const)
+    .map((m) => ({ title: SIDE_BY_SIDE_TITLE[m], rows: sideBySideRows(report, m) }))
+    .filter((t) => t.rows.length > 0);
 }
 
 /** A markdown table from a header row and rows. */
@@ -163,10 +188,7 @@ export function formatNsrMarkdown(report: NsrReport): string {
   return [
     `# ${report.title}`,
     '',
-    '## Success rate per magnitude (solved seeds / seeds, % with 95% Wilson CI)',
-    '',
-    ...mdTable(sideBySideRows(report)),
-    '',
+    ...sideBySideTables(report).flatMap((t) => [`## ${t.title}`, '', ...mdTable(t.rows), '']),
     '## Per task, model and magnitude',
     '',
     ...mdTable(tableRows(report)),
@@ -194,16 +216,28 @@ const AXIS_TITLE: Record<NsrTaskKind, string> = {
 export function nsrSuccessSpec(report: NsrReport, kind: NsrTaskKind): TopLevelSpec | null {
   const rows = report.rows.filter((r) => r.kind === kind);
   if (rows.length === 0) return null;
-  const values = rows.map((r) => ({
+  const multiEpochs = new Set(rows.map((x) => x.epochs)).size > 1;
+  const value = (
+    r: NsrSummaryRow,
+    measure: Measure,
+    k: number,
+    w: { mean: number; lower: number; upper: number },
+  ) => ({
     panel: r.length === null ? r.task : `${r.task}, L = ${r.length}`,
-    model: r.modelLabel + (new Set(rows.map((x) => x.epochs)).size > 1 ? ` (${r.epochs} ep.)` : ''),
+    model: r.modelLabel + (multiEpochs ? ` (${r.epochs} ep.)` : ''),
+    measure: measure === 'gate' ? 'the gate alone' : 'the output',
     k: r.exponent,
-    success: 100 * r.success.mean,
-    lower: 100 * r.success.lower,
-    upper: 100 * r.success.upper,
-    label: `${r.solved}/${r.seeds}`,
+    success: 100 * w.mean,
+    lower: 100 * w.lower,
+    upper: 100 * w.upper,
+    label: `${k}/${r.seeds}`,
     point: r.point,
-  }));
+  });
+  const values = rows.flatMap((r) => [
+    value(r, 'output', r.solved, r.success),
+    ...(r.gate ? [value(r, 'gate', r.gateSolved!, r.gate)] : []),
+  ]);
+  const hasGate = rows.some((r) => r.gate !== null);
   const x = { field: 'k', type: 'quantitative' as const, title: AXIS_TITLE[kind], axis: { tickMinStep: 1 } };
   const y = {
     field: 'success',
@@ -212,12 +246,27 @@ export function nsrSuccessSpec(report: NsrReport, kind: NsrTaskKind): TopLevelSp
     scale: { domain: [0, 100] },
   };
   const color = { field: 'model', type: 'nominal' as const, title: 'model' };
-  const tooltip = [{ field: 'model' }, { field: 'point', title: 'magnitude' }, ...SUCCESS_TOOLTIP];
+  // Piecewise: a dashed line per model for its gate, so where the gate holds and the output does not shows.
+  const strokeDash = hasGate
+    ? {
+        field: 'measure',
+        type: 'nominal' as const,
+        title: 'right on every item',
+        sort: ['the output'],
+        legend: { symbolType: 'stroke' },
+      }
+    : undefined;
+  const tooltip = [
+    { field: 'model' },
+    ...(hasGate ? [{ field: 'measure', title: 'right' }] : []),
+    { field: 'point', title: 'magnitude' },
+    ...SUCCESS_TOOLTIP,
+  ];
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: {
       text: `Success vs magnitude: ${kind}`,
-      subtitle: 'line: solved seeds / seeds; bars: 95% Wilson interval',
+      subtitle: `line: solved seeds / seeds; bars: 95% Wilson interval${hasGate ? '; dashed: the gate alone' : ''}`,
     },
     config: BASE_CONFIG,
     data: { values },
@@ -229,9 +278,18 @@ export function nsrSuccessSpec(report: NsrReport, kind: NsrTaskKind): TopLevelSp
       layer: [
         {
           mark: { type: 'rule', strokeWidth: 1.5, opacity: 0.5 },
-          encoding: { x, y: { ...y, field: 'lower' }, y2: { field: 'upper' }, color },
+          encoding: {
+            x,
+            y: { ...y, field: 'lower' },
+            y2: { field: 'upper' },
+            color,
+            ...(strokeDash ? { strokeDash } : {}),
+          },
         },
-        { mark: { type: 'line', point: true }, encoding: { x, y, color, tooltip } },
+        {
+          mark: { type: 'line', point: true },
+          encoding: { x, y, color, ...(strokeDash ? { strokeDash } : {}), tooltip },
+        },
       ],
     },
   } as TopLevelSpec;
@@ -278,7 +336,8 @@ export function formatNsrHtml(report: NsrReport, plots: readonly NsrPlot[], subt
     `<title>${escapeHtml(report.title)}</title><style>${CSS}</style></head><body><main>`,
     `<h1>${escapeHtml(report.title)}</h1>`,
     ...(subtitle ? [`<p class="meta">${escapeHtml(subtitle)}</p>`] : []),
-    ...htmlTable('Summary', tableRows(report)),
+    ...sideBySideTables(report).flatMap((t) => htmlTable(t.title, t.rows)),
+    ...htmlTable('Per task, model and magnitude', tableRows(report)),
     ...(report.seeds.length > 0 ? htmlTable('Per seed: how far each stays right', seedRows(report)) : []),
     '<h2>Notes</h2><ul>',
     ...report.notes.map((n) => `<li>${escapeHtml(n)}</li>`),

@@ -30,6 +30,8 @@ export interface NsrSummaryRow {
   meanError: { mean: number; lower: number | null; upper: number | null };
   /** piecewise: seeds whose gate decided every item right. */
   gateSolved: number | null;
+  /** piecewise: gateSolved / seeds with its Wilson interval (the condition alone, as `success` is the output). */
+  gate: { mean: number; lower: number; upper: number } | null;
   /** Seeds that fit every training item. */
   trainSolved: number;
   diverged: number;
@@ -90,6 +92,7 @@ export function summarizeNsr(records: readonly NsrRecord[]): NsrSummaryRow[] {
     const w = wilson(solved, at.length);
     const errors = at.map((p) => p.meanError).filter((e) => Number.isFinite(e));
     const gates = at.map((p) => p.gateSuccess);
+    const gateSolved = gates.every((g) => g === null) ? null : gates.filter((g) => g === true).length;
     rows.push({
       kind: c.task.kind,
       op: c.task.op,
@@ -106,7 +109,8 @@ export function summarizeNsr(records: readonly NsrRecord[]): NsrSummaryRow[] {
       solved,
       success: w,
       meanError: tInterval(errors, 0, Infinity),
-      gateSolved: gates.every((g) => g === null) ? null : gates.filter((g) => g === true).length,
+      gateSolved,
+      gate: gateSolved === null ? null : wilson(gateSolved, at.length),
       trainSolved: list.filter((r) => r.trainSolved).length,
       diverged: list.filter((r) => r.diverged !== null).length,
     });
