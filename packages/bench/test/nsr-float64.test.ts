@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '@nalm/units';
 import type { NsrRunConfig } from '../src/nsr/config.js';
-import { nsrModelOptions, regularizersAt, validateNsrRun } from '../src/nsr/config.js';
+import { nsrConfigKey, nsrModelOptions, regularizersAt, validateNsrRun } from '../src/nsr/config.js';
+import { NSR_PRESETS, expandNsrPreset } from '../src/nsr/presets.js';
 import { recordLine } from '../src/store/codec.js';
 import type { Float64Params } from '../src/nsr/float64.js';
 import {
@@ -335,6 +336,66 @@ describe('the reference architecture', () => {
         else expect(Array.from(c[name]!)).toEqual(Array.from(m[name]!));
       }
     }
+  });
+});
+
+describe("the MLP baseline's init", () => {
+  const torch = { zeta: 1, mlpInit: 'torch-linear' as const };
+  it("is the reference's TwoNN (torch nn.Linear: W and b U[±1/√fan-in]) with mlpInit, in both trainers", () => {
+    const layers = modelLayers('piecewise', 'mlp', torch);
+    const all: Record<string, number[]> = {};
+    for (let s = 0; s < 100; s++)
+      for (const [k, v] of Object.entries(initFloat64Params(layers, s))) (all[k] ??= []).push(...v);
+    // l1: fan-in 5 (x0..x4); l2: fan-in 20 (the hidden units).
+    for (const [k, fanIn] of [
+      ['gate.l1/W', 5],
+      ['gate.l1/b', 5],
+      ['gate.l2/W', 20],
+      ['gate.l2/b', 20],
+    ] as const) {
+      const max = Math.max(...all[k]!.map(Math.abs));
+      expect(max, k).toBeLessThanOrEqual(Math.fround(1 / Math.sqrt(fanIn)));
+      expect(max, k).toBeGreaterThan(0.9 / Math.sqrt(fanIn));
+    }
+    // the tfjs trainer draws the same values
+    const vars = createVars(layers, [5]);
+    const p = initFloat64Params(layers, 5);
+    for (const [l, ps] of Object.entries(vars))
+      for (const [k, v] of Object.entries(ps))
+        expect(Array.from(p[`${l}/${k}`]!)).toEqual(Array.from(v.dataSync()));
+    tf.dispose(Object.values(vars).flatMap((v) => Object.values(v)));
+  });
+
+  it('without mlpInit is Xavier-uniform with zero bias (records made before the field), under another key', () => {
+    // Xavier-uniform for l1 [2, 20]: U[±√(6/22)], narrower than torch's U[±1/√2]
+    const legacyLayers = modelLayers('min', 'mlp', { zeta: 1 });
+    const w: number[] = [];
+    for (let seed = 0; seed < 10; seed++) {
+      const legacy = initFloat64Params(legacyLayers, seed);
+      expect(Array.from(legacy['gate.l1/b']!).every((b) => b === 0)).toBe(true);
+      w.push(...legacy['gate.l1/W']!);
+    }
+    const max = Math.max(...w.map(Math.abs));
+    expect(max).toBeLessThanOrEqual(Math.fround(Math.sqrt(6 / 22)));
+    expect(max).toBeGreaterThan(0.95 * Math.sqrt(6 / 22));
+    const ref = initFloat64Params(modelLayers('min', 'mlp', torch), 0);
+    expect(Array.from(ref['gate.l1/b']!).some((b) => b !== 0)).toBe(true);
+    const c = taskCfg('min', 'mlp', null);
+    expect(nsrConfigKey({ ...c, mlpInit: 'torch-linear' })).not.toBe(nsrConfigKey(c));
+  });
+
+  it("every preset's MLP runs with it, and no other model may set it", () => {
+    for (const p of NSR_PRESETS)
+      for (const c of expandNsrPreset(p)) {
+        expect(c.mlpInit, `${p.name} ${c.model}`).toBe(c.model === 'mlp' ? 'torch-linear' : undefined);
+        expect(validateNsrRun(c)).toBe(c);
+      }
+    expect(() => validateNsrRun({ ...taskCfg('min', 'nsr', null), mlpInit: 'torch-linear' })).toThrow(
+      /mlpInit applies to the MLP only/,
+    );
+    expect(() => validateNsrRun({ ...taskCfg('min', 'mlp', null), mlpInit: 'xavier' as never })).toThrow(
+      /use 'torch-linear'/,
+    );
   });
 });
 

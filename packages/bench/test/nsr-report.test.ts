@@ -87,6 +87,7 @@ describe('the gate alone, side by side (piecewise)', () => {
           config: {
             task: { kind, op: kind === 'min' ? null : 'gt' },
             model,
+            ...(model === 'mlp' ? { mlpInit: 'torch-linear' } : {}),
             epochs: 50000,
             regularizeFrom: 0.8,
             numeric: 'float64',
@@ -127,6 +128,18 @@ describe('the gate alone, side by side (piecewise)', () => {
       'the gate alone',
       'the output',
       'the output',
+    ]);
+  });
+
+  it("keeps MLP records made before mlpInit apart, labelled with their init (not the reference's)", () => {
+    const legacy = recs('piecewise', 'mlp', 1, 1).map((r) => {
+      const { mlpInit: _, ...config } = r.config;
+      return { ...r, config } as NsrRecord;
+    });
+    const report = nsrReport([...recs('piecewise', 'mlp', 0, 2), ...legacy]);
+    expect(report.rows.map((r) => [r.modelLabel, r.solved, r.gateSolved])).toEqual([
+      ['MLP', 0, 2],
+      ['MLP (Xavier-uniform init)', 1, 1],
     ]);
   });
 

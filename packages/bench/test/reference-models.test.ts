@@ -68,6 +68,33 @@ describe('dense init (stable-nalu BasicLayer.reset_parameters)', () => {
 
   it('rejects an unknown activation, naming the choices', () => {
     expect(() => resolveOptions(denseDef, { activation: 'tanh' as never })).toThrow(/linear, relu, relu6/);
+    expect(() => resolveOptions(denseDef, { init: 'he' as never })).toThrow(/stable-nalu, torch-linear/);
+  });
+
+  it("torch-linear (nn.Linear's default, the NSR reference's TwoNN): W and b both U[±1/√I]", () => {
+    const I = 300;
+    const O = 200;
+    const opts = resolveOptions(denseDef, { init: 'torch-linear' });
+    const p = initParams(denseDef, { inputSize: I, units: O }, opts, 7);
+    const r = 1 / Math.sqrt(I);
+    for (const [v, n] of [
+      [p.W!.dataSync(), I * O],
+      [p.b!.dataSync(), O],
+    ] as const) {
+      const m = moments(v);
+      const want = (r * r) / 3;
+      expect(Math.abs(m.variance - want)).toBeLessThan(6 * want * Math.sqrt(0.8 / n));
+      expect(m.max).toBeLessThanOrEqual(Math.fround(r));
+      expect(m.max).toBeGreaterThan(0.97 * r);
+    }
+    // The activation does not change it (nn.Linear knows none).
+    const relu = initParams(
+      denseDef,
+      { inputSize: I, units: O },
+      resolveOptions(denseDef, { activation: 'relu', init: 'torch-linear' }),
+      7,
+    );
+    expect([...relu.W!.dataSync()]).toEqual([...p.W!.dataSync()]);
   });
 });
 

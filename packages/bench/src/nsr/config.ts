@@ -34,6 +34,13 @@ export interface NsrRunConfig {
    * finding its gate, and the penalty only once it has (benchmarks/reproductions/nsr.md).
    */
   selectionFrom?: number;
+  /**
+   * The MLP's initial weights: 'torch-linear' is PyTorch's `nn.Linear` default, W and b U[±1/√fan-in],
+   * which the reference's TwoNN keeps (every preset's MLP). Absent: Xavier-uniform W and zero b
+   * (stable-nalu's Linear baseline), which NSR MLP records made 2026-12-04..07 got by mistake when
+   * that baseline's init changed; they keep their key and say so in the report.
+   */
+  mlpInit?: 'torch-linear';
   /** float32: the tfjs trainer (the units themselves); float64: the fused plain-JS trainer (float64.ts). */
   numeric: NumericType;
 }
@@ -98,7 +105,11 @@ export function regularizersAt(c: NsrRunConfig, epoch: number): RegularizersOn {
 
 /** The model options a run configuration implies (models.ts). */
 export function nsrModelOptions(c: NsrRunConfig): ModelOptions {
-  return c.redundancy === undefined ? { zeta: c.zeta } : { zeta: c.zeta, redundancy: c.redundancy };
+  return {
+    zeta: c.zeta,
+    ...(c.redundancy === undefined ? {} : { redundancy: c.redundancy }),
+    ...(c.mlpInit === undefined ? {} : { mlpInit: c.mlpInit }),
+  };
 }
 
 /** 64-bit FNV-1a of the canonical JSON as 16 hex digits. */
@@ -126,6 +137,16 @@ export function validateNsrRun(c: NsrRunConfig): NsrRunConfig {
     if (c.model !== 'nsr')
       throw new NsrTaskError(
         `selectionPenalty applies to the NSR's operand selections only; the ${c.model} gate has none (leave it out).`,
+      );
+  }
+  if (c.mlpInit !== undefined) {
+    if (c.mlpInit !== 'torch-linear')
+      throw new NsrTaskError(
+        `mlpInit '${String(c.mlpInit)}': use 'torch-linear' (the reference's TwoNN) or leave it out.`,
+      );
+    if (c.model !== 'mlp')
+      throw new NsrTaskError(
+        `mlpInit applies to the MLP only; the ${c.model} gate has its own init (leave it out).`,
       );
   }
   if (!(c.regularizeFrom >= 0 && c.regularizeFrom <= 1))

@@ -90,6 +90,8 @@ export interface ModelOptions {
   zeta: number;
   /** NSR redundancy R: operand pairs compared in parallel (1 if absent). */
   redundancy?: number;
+  /** The MLP's init (config.ts `mlpInit`): absent, stable-nalu's Linear init. */
+  mlpInit?: 'torch-linear';
 }
 
 function layer(name: string, def: UnitDef<never>, shape: UnitShape, options: object = {}): LayerSpec {
@@ -108,11 +110,13 @@ function gateLayers(kind: NsrTaskKind, model: NsrModelName, S: number, opts: Mod
           { zeta: opts.zeta, redundancy: opts.redundancy ?? 1 },
         ),
       ];
-    case 'mlp':
+    case 'mlp': {
+      const init = { init: opts.mlpInit ?? 'stable-nalu' };
       return [
-        layer('gate.l1', denseDef as UnitDef<never>, { inputSize: S, units: BASELINE_HIDDEN }),
-        layer('gate.l2', denseDef as UnitDef<never>, { inputSize: BASELINE_HIDDEN, units: 1 }),
+        layer('gate.l1', denseDef as UnitDef<never>, { inputSize: S, units: BASELINE_HIDDEN }, init),
+        layer('gate.l2', denseDef as UnitDef<never>, { inputSize: BASELINE_HIDDEN, units: 1 }, init),
       ];
+    }
     case 'nau-gate':
       return [
         layer('gate.w1', nauDef as UnitDef<never>, { inputSize: S, units: BASELINE_HIDDEN }),

@@ -322,6 +322,8 @@ export function expandNsrPreset(p: NsrPreset, overrides: NsrPresetOverrides = {}
       ...(model === 'nsr' && selectionPenalty && selectionEpoch !== undefined
         ? { selectionFrom: fromEpoch(selectionEpoch, epochs) }
         : {}),
+      // The reference's TwoNN keeps torch's nn.Linear init (config.ts `mlpInit`).
+      ...(model === 'mlp' ? { mlpInit: 'torch-linear' as const } : {}),
     })),
   );
 }

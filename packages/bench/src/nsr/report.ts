@@ -56,8 +56,8 @@ export function nsrReport(records: readonly NsrRecord[], title = 'Neural Status 
   if (rows.some((r) => r.gate !== null))
     notes.push(
       'Piecewise, the gate alone: a seed counts when its condition (x0 > x1, x0 = x1) decides every test item ' +
-        'right, with either branch order; where the gate stays right and the output does not, the branches ' +
-        '(the NAU branches for x4 + 4 and x3 − x2) bound the output.',
+        'right, with either branch order; where the gate stays right and the output does not, the NAU ' +
+        'layers that compute x4 + 4 and x3 − x2 bound the output.',
     );
   if (rows.some((r) => r.beyondPrecision))
     notes.push(

@@ -54,6 +54,8 @@ function modelLabel(c: NsrRecord['config']): string {
           `selection ${c.selectionPenalty}${c.selectionFrom !== undefined ? ` from ${startEpoch(c.selectionFrom)}` : ''}`,
         ]
       : []),
+    // Records from before `mlpInit` existed: not the reference's init (config.ts).
+    ...(c.model === 'mlp' && c.mlpInit === undefined ? ['Xavier-uniform init'] : []),
   ];
   return extras.length ? `${NSR_MODEL_LABEL[c.model]} (${extras.join(', ')})` : NSR_MODEL_LABEL[c.model];
 }
@@ -75,6 +77,7 @@ export function summarizeNsr(records: readonly NsrRecord[]): NsrSummaryRow[] {
         c.selectionPenalty ?? 0,
         c.regularizeFrom,
         c.selectionFrom ?? c.regularizeFrom,
+        c.mlpInit ?? null,
         p.exponent,
         p.length,
       ]);

@@ -57,6 +57,7 @@ export function nsrBatchKey(c: NsrRunConfig): string {
     selectionPenalty: c.selectionPenalty ?? 0,
     regularizeFrom: c.regularizeFrom,
     selectionFrom: c.selectionFrom ?? c.regularizeFrom,
+    mlpInit: c.mlpInit ?? null,
     numeric: c.numeric,
     points,
   });
