@@ -66,7 +66,7 @@ describe('dense init (stable-nalu BasicLayer.reset_parameters)', () => {
     expect(denseInitRange('linear', 2, 1)).toBeCloseTo(Math.sqrt(2), 12);
   });
 
-  it('rejects an unknown activation, naming the choices', () => {
+  it('rejects an unknown activation or init, naming the choices', () => {
     expect(() => resolveOptions(denseDef, { activation: 'tanh' as never })).toThrow(/linear, relu, relu6/);
     expect(() => resolveOptions(denseDef, { init: 'he' as never })).toThrow(/stable-nalu, torch-linear/);
   });

@@ -111,7 +111,8 @@ function gateLayers(kind: NsrTaskKind, model: NsrModelName, S: number, opts: Mod
         ),
       ];
     case 'mlp': {
-      const init = { init: opts.mlpInit ?? 'stable-nalu' };
+      // Without mlpInit, denseDef's own default (stable-nalu).
+      const init = opts.mlpInit ? { init: opts.mlpInit } : {};
       return [
         layer('gate.l1', denseDef as UnitDef<never>, { inputSize: S, units: BASELINE_HIDDEN }, init),
         layer('gate.l2', denseDef as UnitDef<never>, { inputSize: BASELINE_HIDDEN, units: 1 }, init),
