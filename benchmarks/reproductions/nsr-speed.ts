@@ -1,5 +1,5 @@
 // Issue 18: seed-epochs/s of the NSR tasks, tfjs float32 (batched, R replicas) vs the float64 fused trainer,
-// interleaved in one process. node --conditions=@nalm/source --import tsx benchmarks/reproductions/nsr-speed.ts [tasks] [models] [R]
+// interleaved in one process. pnpm --silent bench:nsr [tasks] [models] [R], e.g. pnpm --silent bench:nsr min,count nsr
 import { initBackend } from '@nalm/units';
 import { trainNsrReplicas, trainFloat64Replica, expandNsrPreset, getNsrPreset } from '@nalm/bench';
 await initBackend('wasm');

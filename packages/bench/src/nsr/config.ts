@@ -40,7 +40,7 @@ export interface NsrRunConfig {
    * (stable-nalu's Linear baseline), which NSR MLP records made 2026-12-04..07 got by mistake when
    * that baseline's init changed; they keep their key and say so in the report.
    */
-  mlpInit?: 'torch-linear';
+  mlpInit?: ModelOptions['mlpInit'];
   /** float32: the tfjs trainer (the units themselves); float64: the fused plain-JS trainer (float64.ts). */
   numeric: NumericType;
 }

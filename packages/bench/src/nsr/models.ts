@@ -16,6 +16,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Params, UnitDef, UnitShape } from '@nalm/units';
 import { initParams, nauDef, nsrDef, resolveOptions } from '@nalm/units';
+import type { DenseInit } from '../models/dense.js';
 import { denseDef } from '../models/dense.js';
 import type { NsrTaskKind } from './tasks.js';
 import { inputSizeOf } from './tasks.js';
@@ -91,7 +92,7 @@ export interface ModelOptions {
   /** NSR redundancy R: operand pairs compared in parallel (1 if absent). */
   redundancy?: number;
   /** The MLP's init (config.ts `mlpInit`): absent, stable-nalu's Linear init. */
-  mlpInit?: 'torch-linear';
+  mlpInit?: Extract<DenseInit, 'torch-linear'>;
 }
 
 function layer(name: string, def: UnitDef<never>, shape: UnitShape, options: object = {}): LayerSpec {
